@@ -1,0 +1,195 @@
+"""The `cvp` command line. Each job command runs its Prefect flow; output is rich tables."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="cvp",
+    help="Customer Value Platform: churn risk, customer value and retention decisions.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+
+@app.callback()
+def _setup() -> None:
+    """Runs before every command: quiet third-party logs, release connections at exit."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from cvp.data.warehouse import dispose_engines
+
+    atexit.register(dispose_engines)
+
+
+def _counts_table(title: str, counts: dict[str, int]) -> Table:
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, value in counts.items():
+        table.add_row(name, f"{value:,}")
+    return table
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the warehouse, the MLflow store and the Great Expectations folder."""
+    from cvp.config import get_settings
+    from cvp.jobs.setup import initialise
+
+    with console.status("Initialising..."):
+        result = initialise(get_settings())
+    console.print(f"warehouse      {result.warehouse_url} (revision {result.warehouse_revision})")
+    console.print(f"mlflow         {result.mlflow_tracking_uri}")
+    console.print(f"expectations   {result.expectations_dir}/gx")
+    if result.key_created:
+        console.print("pseudonymisation key created (keep it secret, back it up)")
+
+
+@app.command()
+def generate(
+    customers: Annotated[int | None, typer.Option(min=1, help="Number of customers.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed; same seed, same data.")] = None,
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    inject_errors: Annotated[
+        bool, typer.Option("--inject-errors", help="Plant labelled bad rows.")
+    ] = False,
+    export_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write source-style CSV files here instead of loading the warehouse."),
+    ] = None,
+) -> None:
+    """Generate a seeded synthetic customer base with planted ground truth."""
+    from cvp.config import get_settings
+    from flows.generate import generate_flow
+
+    defaults = get_settings().generator
+    with console.status("Generating synthetic data..."):
+        result = generate_flow(
+            customers=customers or defaults.customers,
+            seed=defaults.seed if seed is None else seed,
+            start=start.date() if start else defaults.start,
+            end=end.date() if end else defaults.end,
+            inject_errors=inject_errors,
+            export_dir=export_dir,
+        )
+    console.print(_counts_table("Generated rows", result.row_counts))
+    for table, path in result.landing_files.items():
+        console.print(f"landing file  {table:<18} {path}")
+    console.print(f"data fingerprint {result.fingerprint[:16]}  mlflow run {result.mlflow_run_id}")
+
+
+def _parse_mapping(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        target, sep, source = pair.partition("=")
+        if not sep or not target or not source:
+            raise typer.BadParameter(f"{pair!r}: expected target=source", param_hint="--map")
+        mapping[target.strip()] = source.strip()
+    return mapping
+
+
+@app.command()
+def ingest(
+    table: Annotated[str, typer.Argument(help="Raw table, e.g. transactions or customers.")],
+    path: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file.")],
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="target=source column pair; repeat for each column."),
+    ] = None,
+    header: Annotated[
+        bool | None, typer.Option("--header/--no-header", help="Default: detect.")
+    ] = None,
+    show: Annotated[int, typer.Option(help="Quarantined rows to print.")] = 20,
+) -> None:
+    """Import your own CSV/Parquet into a raw table; bad rows are quarantined with reasons."""
+    from cvp.data.ingest import IngestError
+    from flows.ingest import ingest_flow
+
+    mapping = _parse_mapping(map_ or [])
+    try:
+        with console.status(f"Importing {path} into {table}..."):
+            report = ingest_flow(table=table, path=path, mapping=mapping, header=header)
+    except IngestError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    summary = Table(title=f"{path} -> {table}")
+    for column in ("rows read", "inserted", "already present", "quarantined", "reconciles"):
+        summary.add_column(column, justify="right")
+    summary.add_row(
+        f"{report.rows_read:,}",
+        f"{report.inserted:,}",
+        f"{report.already_present:,}",
+        f"{report.quarantined_rows:,}",
+        "yes" if report.reconciles else "[red]NO[/red]",
+    )
+    console.print(summary)
+    if report.customers_derived:
+        console.print(f"customers derived from the file: {report.customers_derived:,}")
+    if not report.issues.empty:
+        issues = Table(title=f"Quarantined (first {show}; all in the quarantine table)")
+        for column in ("row", "column", "value", "reason"):
+            issues.add_column(column)
+        for row in report.issues.head(show).itertuples():
+            issues.add_row(str(row.row_number), row.column_name, str(row.raw_value), row.reason)
+        console.print(issues)
+    if not report.reconciles:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=100)] = 20_000,
+    seed: int = 7,
+) -> None:
+    """Run everything that exists end to end on synthetic data, and say where results are."""
+    from cvp.config import get_settings
+    from flows.demo import demo_flow
+
+    settings = get_settings()
+    with console.status("Running the demo pipeline..."):
+        result = demo_flow(customers=customers, seed=seed)
+    console.print(_counts_table("Generated landing files (rows)", result["generated"].row_counts))
+    ingested = Table(title="Imported into the warehouse")
+    for column in ("table", "rows read", "inserted", "quarantined", "reconciles"):
+        ingested.add_column(column, justify="right")
+    for table, report in result["ingested"].items():
+        ingested.add_row(
+            table,
+            f"{report.rows_read:,}",
+            f"{report.inserted:,}",
+            f"{report.quarantined_rows:,}",
+            "yes" if report.reconciles else "NO",
+        )
+    console.print(ingested)
+    console.print(f"warehouse       {settings.warehouse_url}")
+    console.print(f"landing files   {Path('data/landing').resolve()}")
+    console.print(
+        f"MLflow runs     {settings.mlflow_tracking_uri} "
+        f"(open with: .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri})"
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    from importlib.metadata import version as package_version
+
+    console.print(package_version("cvp"))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,90 @@
+"""Typed platform settings: `cvp.toml` first, `CVP_*` environment variables on top."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "CVP_CONFIG_FILE"
+
+
+class GeneratorSettings(BaseModel):
+    """Defaults for `cvp generate`; the CLI flags override them."""
+
+    customers: int = Field(20_000, ge=1)
+    seed: int = 7
+    start: date = date(2024, 1, 1)
+    end: date = date(2025, 12, 31)
+
+
+class IngestSettings(BaseModel):
+    """Plausibility limits applied when importing a business's own files."""
+
+    max_abs_amount: float = Field(100_000.0, gt=0)
+    timestamp_floor: date = date(1990, 1, 1)
+
+
+class Settings(BaseSettings):
+    """One settings object for every command; nested keys use `CVP_SECTION__KEY`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CVP_",
+        env_nested_delimiter="__",
+        toml_file="cvp.toml",
+        extra="ignore",
+    )
+
+    warehouse_url: str = "duckdb:///data/warehouse.duckdb"
+    mlflow_tracking_uri: str = "sqlite:///mlruns/mlflow.db"
+    mlflow_artifact_root: Path = Path("mlruns/artifacts")
+    expectations_dir: Path = Path("expectations")
+    pseudonym_key: str | None = Field(
+        None, description="HMAC key for pseudonymous ids; prefer the key file or a secret store."
+    )
+    pseudonym_key_file: Path = Path(".secrets/pseudonym.key")
+    run_by: str | None = Field(
+        None, description="Who is recorded as running a job; $USER if unset."
+    )
+    generator: GeneratorSettings = GeneratorSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get(CONFIG_FILE_ENV, "cvp.toml"))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+            file_secret_settings,
+        )
+
+    @property
+    def operator(self) -> str:
+        return self.run_by or os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests and the CLI change the environment; this makes the next read see it."""
+    get_settings.cache_clear()

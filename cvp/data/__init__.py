@@ -1,0 +1,1 @@
+"""Warehouse schema, connections, synthetic data and ingestion."""

@@ -1,0 +1,47 @@
+"""Loading a generated dataset: pseudonymise ids, split PII off, replace the synthetic tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cvp.data import schema
+from cvp.data.pseudonym import Pseudonymiser
+from cvp.data.synthetic import SyntheticDataset
+from cvp.data.warehouse import write_frame
+
+SOURCE_ID = "source_customer_id"
+
+
+def pseudonymise_frame(frame: pd.DataFrame, pseudonymiser: Pseudonymiser) -> pd.DataFrame:
+    """Replace the source id column with the pseudonymous `customer_id`."""
+    out = frame.copy()
+    out.insert(0, "customer_id", pseudonymiser.keys_for(out.pop(SOURCE_ID)).to_numpy())
+    return out
+
+
+def load_dataset(
+    conn: Connection, dataset: SyntheticDataset, pseudonymiser: Pseudonymiser
+) -> dict[str, int]:
+    """Replace every raw and ground-truth table with the dataset, in the caller's transaction,
+    so a re-run with the same seed leaves exactly the same rows."""
+    for name in (*schema.RAW_TABLES, *schema.GROUND_TRUTH_TABLES, "quarantine"):
+        conn.execute(sa.delete(schema.metadata.tables[name]))
+    counts: dict[str, int] = {}
+    loaded_at = pd.Timestamp.now().floor("s")
+    for name, frame in dataset.tables.items():
+        frame = pseudonymise_frame(frame, pseudonymiser)
+        if name == "customer_identities":
+            frame[SOURCE_ID] = dataset.tables[name][SOURCE_ID].to_numpy()
+        if name == "customers":
+            frame["origin"] = "master"
+            frame["loaded_at"] = loaded_at
+        counts[name] = write_frame(conn, schema.metadata.tables[name], frame)
+    write_frame(
+        conn,
+        schema.ground_truth_customers,
+        pseudonymise_frame(dataset.ground_truth, pseudonymiser),
+    )
+    write_frame(conn, schema.ground_truth_injected_errors, dataset.injected_errors)
+    return counts

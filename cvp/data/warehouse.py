@@ -1,0 +1,98 @@
+"""Connections to the warehouse and the fast paths for moving frames in and out of it.
+
+Everything goes through SQLAlchemy; bulk loads and columnar reads use the driver's native path
+(DuckDB's Arrow scan, PostgreSQL's COPY) because row-by-row inserts are orders of magnitude slower.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+
+def _ensure_parent_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "duckdb" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def get_engine(url: str) -> Engine:
+    """One pooled engine per URL, reused by every command in the process."""
+    if url not in _ENGINES:
+        _ensure_parent_dir(url)
+        _ENGINES[url] = sa.create_engine(url)
+    return _ENGINES[url]
+
+
+def dispose_engines() -> None:
+    """Release file handles: DuckDB allows one process to hold a database file open."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+def backend_name(bind: Engine | Connection) -> str:
+    return bind.dialect.name
+
+
+def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Append a frame to a table inside the caller's transaction; returns rows written."""
+    if frame.empty:
+        return 0
+    columns = [c.name for c in table.columns if c.name in frame.columns]
+    frame = frame[columns]
+    dialect = conn.dialect.name
+    if dialect == "duckdb":
+        raw = conn.connection.driver_connection
+        view = f"_cvp_frame_{table.name}"
+        raw.register(view, frame)
+        try:
+            cols = ", ".join(f'"{c}"' for c in columns)
+            raw.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{view}"')
+        finally:
+            raw.unregister(view)
+    elif dialect == "postgresql":
+        buffer = io.StringIO()
+        frame.to_csv(
+            buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f"
+        )
+        buffer.seek(0)
+        cols = ", ".join(f'"{c}"' for c in columns)
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(
+            f"COPY \"{table.name}\" ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as copy:
+            while chunk := buffer.read(1 << 20):
+                copy.write(chunk)
+    else:
+        conn.execute(
+            table.insert(), frame.astype(object).where(frame.notna(), None).to_dict("records")
+        )
+    return len(frame)
+
+
+def read_frame(conn: Connection, statement: sa.Executable | str) -> pd.DataFrame:
+    """Run a query and fetch the result columnar where the driver can."""
+    if isinstance(statement, str):
+        statement = sa.text(statement)
+    if conn.dialect.name == "duckdb":
+        compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+        raw = conn.connection.driver_connection
+        return raw.sql(str(compiled)).to_arrow_table().to_pandas()
+    result = conn.execute(statement)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def table_counts(conn: Connection, tables: Iterable[str]) -> dict[str, int]:
+    return {
+        name: int(conn.execute(sa.text(f'SELECT COUNT(*) FROM "{name}"')).scalar_one())
+        for name in tables
+    }
