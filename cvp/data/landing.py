@@ -15,7 +15,7 @@ LANDING_RENAMES: dict[str, dict[str, str]] = {
     "customers": {"customer_ref": "customer_id"},
     "transactions": {"cust": "customer_id", "date": "ts", "dollars": "amount"},
 }
-MALFORMED_KINDS = ("bad_number", "bad_date", "missing_amount")
+MALFORMED_KINDS = ("bad_number", "bad_date", "missing_amount", "resent_duplicate")
 
 
 def landing_mapping(table: str) -> dict[str, str]:
@@ -51,11 +51,13 @@ def export_landing(
 
 
 def _with_malformed(frame: pd.DataFrame, count: int, seed: int) -> pd.DataFrame:
+    count = max(count, len(MALFORMED_KINDS))  # at least one row of each kind
     rng = np.random.default_rng(seed)
     bad = frame.iloc[rng.choice(len(frame), size=count, replace=False)].astype(object).copy()
     kinds = np.resize(np.array(MALFORMED_KINDS), count)
     bad.loc[kinds == "bad_number", "amount"] = "12,5O"
     bad.loc[kinds == "bad_date", "ts"] = "2025-02-31 25:61"
     bad.loc[kinds == "missing_amount", "amount"] = ""
-    bad["transaction_id"] = [f"bad{i:06d}" for i in range(count)]
+    resent = kinds == "resent_duplicate"  # the same row sent twice keeps its id
+    bad.loc[~resent, "transaction_id"] = [f"bad{i:06d}" for i in range((~resent).sum())]
     return pd.concat([frame.astype(object), bad], ignore_index=True)

@@ -1,0 +1,75 @@
+"""The installed `cvp` console script, as a newcomer runs it (subprocess, ephemeral Prefect)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_ingest import MAPPING, MESSY
+
+CVP = str(Path(sys.executable).with_name("cvp"))
+
+
+def run_cvp(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CVP, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CVP_")}
+    env.update(
+        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
+        CVP_WAREHOUSE_URL=f"duckdb:///{tmp_path / 'wh.duckdb'}",
+        CVP_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}",
+        CVP_MLFLOW_ARTIFACT_ROOT=str(tmp_path / "mlruns" / "artifacts"),
+        CVP_EXPECTATIONS_DIR=str(tmp_path / "expectations"),
+        CVP_PSEUDONYM_KEY_FILE=str(tmp_path / ".secrets" / "key"),
+        COLUMNS="200",
+    )
+    return env
+
+
+def test_help_lists_every_command(tmp_path, cli_env):
+    out = run_cvp(["--help"], tmp_path, cli_env)
+    assert out.returncode == 0
+    for command in ("init", "generate", "ingest", "demo"):
+        assert command in out.stdout
+
+
+def test_init_then_ingest_reports_by_row_and_is_idempotent(tmp_path, cli_env):
+    init = run_cvp(["init"], tmp_path, cli_env)
+    assert init.returncode == 0, init.stderr
+    assert (tmp_path / ".secrets" / "key").exists()
+    assert (tmp_path / "expectations" / "gx" / "great_expectations.yml").exists()
+    log = tmp_path / "some.csv"
+    log.write_text(MESSY)
+    maps = [arg for target, source in MAPPING.items() for arg in ("--map", f"{target}={source}")]
+    first = run_cvp(["ingest", "transactions", str(log), *maps], tmp_path, cli_env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    lines = first.stdout.splitlines()
+    summary = next(line for line in lines if "yes" in line)
+    assert [c.strip() for c in summary.split("│") if c.strip()][:4] == ["10", "3", "0", "7"]
+    assert any("not a valid date/time" in line and "│ 4 " in line for line in lines)
+    assert any("timestamp in the future" in line and "│ 8 " in line for line in lines)
+    second = run_cvp(["ingest", "transactions", str(log), *maps], tmp_path, cli_env)
+    assert second.returncode == 0
+    row = next(line for line in second.stdout.splitlines() if "yes" in line)
+    cells = [c.strip() for c in row.split("│") if c.strip()]
+    assert cells[:4] == ["10", "0", "3", "7"]
+
+
+def test_bad_mapping_is_a_clear_error(tmp_path, cli_env):
+    run_cvp(["init"], tmp_path, cli_env)
+    log = tmp_path / "some.csv"
+    log.write_text(MESSY)
+    out = run_cvp(
+        ["ingest", "transactions", str(log), "--map", "customer_id=nope"], tmp_path, cli_env
+    )
+    assert out.returncode == 2
+    assert "nope" in out.stdout and "not in file columns" in out.stdout
