@@ -23,7 +23,7 @@ A5,2030-01-01,4
 A6,2025-03-01,
 A7,2025-03-02T08:00:00Z,12.25
 """
-MAPPING = {"customer_id": "cust", "ts": "date", "amount": "dollars"}
+MAPPING = {"customer_id": "cust", "timestamp": "date", "amount": "dollars"}  # timestamp = ts
 EXPECTED_ISSUES = {
     (3, "amount", "not a number"),
     (4, "ts", "not a valid date/time"),

@@ -40,7 +40,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 HEADERLESS_ORDER: dict[str, tuple[str, ...]] = {
     "transactions": ("customer_id", "ts", "amount", "category", "channel", "discount"),
 }
-TIME_COLUMNS = {"ts", "opened_at", "resolved_at"}
+# friendlier names accepted on the left of --map
+TARGET_ALIASES = {"timestamp": "ts", "time": "ts", "customer": "customer_id"}
 PII_FIELDS = set(schema.PII_COLUMNS)
 REDACTED = "<redacted>"
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
@@ -102,6 +103,7 @@ def read_source(
     every bad value can be reported rather than failing the whole file."""
     if not path.exists():
         raise IngestError(f"{path}: no such file")
+    mapping = {TARGET_ALIASES.get(target, target): source for target, source in mapping.items()}
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         raw = pd.read_parquet(path)
