@@ -152,6 +152,22 @@ def ingest(
 
 
 @app.command()
+def features(
+    as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Cutoff date.")],
+) -> None:
+    """Build the point-in-time feature snapshot for every customer known at --as-of."""
+    from flows.features import features_flow
+
+    with console.status(f"Building features as of {as_of.date()}..."):
+        result = features_flow(as_of=as_of.date())
+    console.print(
+        f"feature set {result.feature_set_version}: {result.customers:,} customers as of "
+        f"{result.as_of}, families: {', '.join(result.families)}"
+    )
+    console.print(f"written to feature_snapshots; mlflow run {result.mlflow_run_id}")
+
+
+@app.command()
 def demo(
     customers: Annotated[int, typer.Option(min=100)] = 20_000,
     seed: int = 7,
@@ -176,6 +192,11 @@ def demo(
             "yes" if report.reconciles else "NO",
         )
     console.print(ingested)
+    features = result["features"]
+    console.print(
+        f"features        {features.customers:,} customers as of {features.as_of} "
+        f"({features.feature_set_version}) in table feature_snapshots"
+    )
     console.print(f"warehouse       {settings.warehouse_url}")
     console.print(f"landing files   {Path('data/landing').resolve()}")
     console.print(

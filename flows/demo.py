@@ -10,6 +10,7 @@ from prefect import flow
 from cvp.data.landing import landing_mapping
 from cvp.data.synthetic import GeneratorConfig
 from tasks.data import generate_task, ingest_task, init_task
+from tasks.features import features_task
 
 # import order matters: customers first, so every other file is checked against them
 IMPORT_ORDER = (
@@ -40,4 +41,5 @@ def demo_flow(
         table: ingest_task(table, generated.landing_files[table], landing_mapping(table), True)
         for table in IMPORT_ORDER
     }
-    return {"init": init, "generated": generated, "ingested": reports}
+    features = features_task(end)
+    return {"init": init, "generated": generated, "ingested": reports, "features": features}

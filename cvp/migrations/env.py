@@ -6,6 +6,7 @@ from alembic import context
 from alembic.ddl.impl import DefaultImpl
 
 from cvp.data.schema import metadata
+from cvp.features import store  # noqa: F401  (registers feature_snapshots on the metadata)
 
 
 class DuckDBImpl(DefaultImpl):

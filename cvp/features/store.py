@@ -1,0 +1,38 @@
+"""The `feature_snapshots` table: one wide row per (feature set version, as_of, customer).
+
+Its columns come from the feature catalog, so a new feature is a new Alembic revision."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from cvp.data import schema
+from cvp.data.warehouse import write_frame
+from cvp.features.build import catalog
+
+feature_snapshots = sa.Table(
+    "feature_snapshots",
+    schema.metadata,
+    sa.Column("feature_set_version", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("customer_id", sa.String(schema.CUSTOMER_ID), primary_key=True),
+    sa.Column("is_contractual", sa.Double),
+    sa.Column("country", sa.String(8)),
+    sa.Column("acquisition_channel", sa.String(32)),
+    *(sa.Column(feature.name, sa.Double, comment=feature.description) for feature in catalog()),
+)
+
+
+def write_snapshot(conn: Connection, version: str, as_of: date, frame: pd.DataFrame) -> int:
+    """Replace the snapshot for (version, as_of) inside the caller's transaction."""
+    conn.execute(
+        sa.delete(feature_snapshots).where(
+            feature_snapshots.c.feature_set_version == version, feature_snapshots.c.as_of == as_of
+        )
+    )
+    out = frame.assign(feature_set_version=version, as_of=pd.Timestamp(as_of).date())
+    return write_frame(conn, feature_snapshots, out)

@@ -1,0 +1,53 @@
+"""`cvp features`: build and store the snapshot for one date, tracked and audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import mlflow
+
+from cvp.audit import audited
+from cvp.config import Settings
+from cvp.data.fingerprint import warehouse_fingerprint
+from cvp.data.warehouse import get_engine
+from cvp.experiments.tracking import tracked_run
+from cvp.features.build import available_families, build_features, feature_set_version
+from cvp.features.store import write_snapshot
+
+FEATURES_EXPERIMENT = "features"
+
+
+@dataclass
+class FeatureResult:
+    as_of: date
+    feature_set_version: str
+    customers: int
+    families: list[str]
+    null_rates: dict[str, float]
+    mlflow_run_id: str
+
+
+def run_features(settings: Settings, as_of: date) -> FeatureResult:
+    engine = get_engine(settings.warehouse_url)
+    version = feature_set_version()
+    params = {"as_of": as_of.isoformat(), "feature_set_version": version}
+    with (
+        audited(engine, "features", settings.operator, params) as audit,
+        tracked_run(
+            settings, FEATURES_EXPERIMENT, f"features {as_of}", {"cvp.command": "features"}
+        ) as run,
+    ):
+        audit.mlflow_run_id = run.info.run_id
+        with engine.connect() as conn:
+            families = [f.name for f in available_families(conn)]
+            frame = build_features(conn, as_of)
+            audit.data_fingerprint, _ = warehouse_fingerprint(conn)
+        with engine.begin() as conn:  # the date's snapshot is replaced atomically
+            rows = write_snapshot(conn, version, as_of, frame)
+        null_rates = frame.drop(columns=["as_of", "customer_id"]).isna().mean().round(4).to_dict()
+        mlflow.log_params({**params, "families": ",".join(families)})
+        mlflow.log_metric("customers", rows)
+        mlflow.log_dict(null_rates, "null_rates.json")
+        mlflow.set_tag("cvp.data_fingerprint", audit.data_fingerprint)
+        return FeatureResult(as_of, version, rows, families, null_rates, run.info.run_id)
