@@ -25,6 +25,7 @@ class AuditRecord:
     data_fingerprint: str | None = None
     model_versions: dict[str, str] = field(default_factory=dict)
     mlflow_run_id: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -59,5 +60,8 @@ def audited(
                     data_fingerprint=record.data_fingerprint,
                     model_versions=json.dumps(record.model_versions, sort_keys=True),
                     mlflow_run_id=record.mlflow_run_id,
+                    notes=json.dumps(record.notes, default=str, sort_keys=True)
+                    if record.notes
+                    else None,
                 )
             )

@@ -152,6 +152,47 @@ def ingest(
 
 
 @app.command()
+def validate(
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="Only this table; repeatable.")
+    ] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Run date; default today."),
+    ] = None,
+) -> None:
+    """Run the Great Expectations checkpoints; exit 1 on a critical failure."""
+    import pandas as pd
+
+    from flows.validate import validate_flow
+
+    with console.status("Validating the warehouse..."):
+        report = validate_flow(as_of=as_of.date() if as_of else None, tables=table)
+    failed = report.failures
+    if failed.empty:
+        console.print(f"[green]all {len(report.results)} expectations passed[/green]")
+    else:
+        listing = Table(title=f"Failed expectations ({len(failed)} of {len(report.results)})")
+        for column in ("table", "expectation", "severity", "unexpected", "sample"):
+            listing.add_column(column)
+        for row in failed.itertuples():
+            count = "" if pd.isna(row.unexpected_count) else str(int(row.unexpected_count))
+            style = "red" if row.severity == "critical" else "yellow"
+            listing.add_row(
+                row.table_name,
+                row.expectation,
+                f"[{style}]{row.severity}[/{style}]",
+                count,
+                "" if pd.isna(row.sample_values) else str(row.sample_values),
+            )
+        console.print(listing)
+    console.print(f"summary page  {report.summary_page.resolve()}")
+    console.print(f"data docs     {report.data_docs.resolve()}")
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def features(
     as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Cutoff date.")],
 ) -> None:
@@ -192,6 +233,11 @@ def demo(
             "yes" if report.reconciles else "NO",
         )
     console.print(ingested)
+    validation = result["validation"]
+    console.print(
+        f"validation      {len(validation.results)} expectations, {len(validation.failures)} failed "
+        f"({len(validation.critical_failures)} critical); page {validation.summary_page.resolve()}"
+    )
     features = result["features"]
     console.print(
         f"features        {features.customers:,} customers as of {features.as_of} "

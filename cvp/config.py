@@ -34,6 +34,18 @@ class IngestSettings(BaseModel):
     timestamp_floor: date = date(1990, 1, 1)
 
 
+class ValidationSettings(BaseModel):
+    """Known vocabularies and limits checked by the Great Expectations suites."""
+
+    freshness_days: int = Field(7, ge=0, description="newest event at most this old at as_of")
+    categories: list[str] = ["grocery", "fashion", "electronics", "home", "beauty", "sports"]
+    channels: list[str] = ["web", "app", "store"]
+    event_types: list[str] = ["login", "view", "search", "cart", "feature_use"]
+    ticket_categories: list[str] = ["billing", "delivery", "product", "account", "complaint"]
+    consent_purposes: list[str] = ["marketing", "analytics", "profiling"]
+    arms: list[str] = ["treatment", "control"]
+
+
 class Settings(BaseSettings):
     """One settings object for every command; nested keys use `CVP_SECTION__KEY`."""
 
@@ -57,6 +69,7 @@ class Settings(BaseSettings):
     )
     generator: GeneratorSettings = GeneratorSettings()
     ingest: IngestSettings = IngestSettings()
+    validation: ValidationSettings = ValidationSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from cvp.data.landing import landing_mapping
 from cvp.data.synthetic import GeneratorConfig
 from tasks.data import generate_task, ingest_task, init_task
 from tasks.features import features_task
+from tasks.validation import validate_task
 
 # import order matters: customers first, so every other file is checked against them
 IMPORT_ORDER = (
@@ -41,5 +42,12 @@ def demo_flow(
         table: ingest_task(table, generated.landing_files[table], landing_mapping(table), True)
         for table in IMPORT_ORDER
     }
+    validation = validate_task(end, None)
     features = features_task(end)
-    return {"init": init, "generated": generated, "ingested": reports, "features": features}
+    return {
+        "init": init,
+        "generated": generated,
+        "ingested": reports,
+        "validation": validation,
+        "features": features,
+    }

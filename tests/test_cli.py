@@ -73,3 +73,27 @@ def test_bad_mapping_is_a_clear_error(tmp_path, cli_env):
     )
     assert out.returncode == 2
     assert "nope" in out.stdout and "not in file columns" in out.stdout
+
+
+def test_validate_exits_nonzero_on_injected_errors_and_zero_on_clean_data(tmp_path, cli_env):
+    assert run_cvp(["init"], tmp_path, cli_env).returncode == 0
+    dirty = run_cvp(
+        ["generate", "--customers", "1500", "--seed", "3", "--inject-errors"], tmp_path, cli_env
+    )
+    assert dirty.returncode == 0, dirty.stderr
+    failed = run_cvp(["validate", "--as-of", "2025-12-31"], tmp_path, cli_env)
+    assert failed.returncode == 1
+    for name in (
+        "amount_negative_only_for_refunds",
+        "customer_id_references_customers",
+        "ts_not_in_future",
+    ):
+        assert name in failed.stdout
+    assert (tmp_path / "expectations" / "data_docs" / "index.html").exists()
+    assert (
+        run_cvp(["generate", "--customers", "1500", "--seed", "3"], tmp_path, cli_env).returncode
+        == 0
+    )
+    clean = run_cvp(["validate", "--as-of", "2025-12-31"], tmp_path, cli_env)
+    assert clean.returncode == 0, clean.stdout
+    assert "all 62 expectations passed" in clean.stdout

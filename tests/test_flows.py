@@ -31,6 +31,7 @@ def test_demo_flow_imports_every_landing_file_with_pii_split_off(env_settings, t
     assert set(truth["customer_id"]) == set(customers["customer_id"])
     assert (audit["status"] == "succeeded").all()
     assert (audit["command"] == "ingest").sum() == len(IMPORT_ORDER)
+    assert result["validation"].passed and result["validation"].failures.empty
     features = result["features"]
     assert 0 < features.customers <= 600 and len(features.families) == 8
 

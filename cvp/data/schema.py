@@ -154,6 +154,7 @@ audit_log = Table(
     Column("data_fingerprint", String(64), nullable=True),
     Column("model_versions", Text, nullable=True, comment="JSON"),
     Column("mlflow_run_id", String(64), nullable=True),
+    Column("notes", Text, nullable=True, comment="JSON: overrides and other decisions"),
 )
 
 ground_truth_customers = Table(

@@ -60,6 +60,11 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
         finally:
             raw.unregister(view)
     elif dialect == "postgresql":
+        # floats holding whole numbers (NaN-able counts) must print as integers for COPY
+        integer_columns = [
+            c.name for c in table.columns if isinstance(c.type, sa.Integer) and c.name in columns
+        ]
+        frame = frame.astype({name: "Int64" for name in integer_columns})
         buffer = io.StringIO()
         frame.to_csv(
             buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d %H:%M:%S.%f"

@@ -1,0 +1,1 @@
+"""Data validation with Great Expectations: suites, checkpoints, results and the gate."""

@@ -1,0 +1,43 @@
+"""The gate training and scoring pass through: validate first, stop on a critical failure
+unless explicitly forced, and make any override visible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.engine import Engine
+
+from cvp.config import Settings
+from cvp.validation.runner import ValidationFailed, ValidationReport, validate_warehouse
+
+
+@dataclass
+class GateOutcome:
+    report: ValidationReport
+    overridden: bool
+
+    def tags(self) -> dict[str, str]:
+        """For the job's MLflow run and audit record."""
+        failures = self.report.critical_failures
+        return {
+            "cvp.validation.run_id": self.report.run_id,
+            "cvp.validation.passed": str(self.report.passed).lower(),
+            "cvp.validation.override": str(self.overridden).lower(),
+            "cvp.validation.critical_failures": ";".join(
+                f"{r.table_name}.{r.expectation}" for r in failures.itertuples()
+            )[:5000],
+        }
+
+
+def validation_gate(
+    engine: Engine, settings: Settings, as_of: date, force: bool = False
+) -> GateOutcome:
+    report = validate_warehouse(engine, settings, as_of)
+    if not report.passed and not force:
+        raise ValidationFailed(
+            report.failure_message()
+            + "\nFix the data, or rerun with --force-validation to override "
+            "(the override is recorded in MLflow and the audit log)."
+        )
+    return GateOutcome(report, overridden=not report.passed)

@@ -1,0 +1,180 @@
+"""Run the suites as Great Expectations checkpoints (file context under `expectations/`),
+keep every result in `validation_results`, and build Data Docs plus an offline summary page."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+
+import great_expectations as gx
+import pandas as pd
+import sqlalchemy as sa
+from great_expectations.checkpoint import UpdateDataDocsAction
+from sqlalchemy.engine import Engine
+
+from cvp.config import Settings
+from cvp.data import schema
+from cvp.data.warehouse import read_frame, write_frame
+from cvp.validation.store import validation_results
+from cvp.validation.suites import CRITICAL, ValidationWindow, add_helper_columns, suite_checks
+
+VALIDATED_TABLES: tuple[str, ...] = schema.RAW_TABLES
+DATASOURCE = "warehouse"
+DATE_COLUMNS = ("signup_date", "start_date", "end_date")
+SAMPLE_SIZE = 5
+
+
+class ValidationFailed(RuntimeError):
+    """A critical expectation failed; the message names the tables and expectations."""
+
+
+@dataclass
+class ValidationReport:
+    run_id: str
+    as_of: date
+    results: pd.DataFrame  # one row per expectation
+    data_docs: Path
+    summary_page: Path
+    checkpoints: list[str] = field(default_factory=list)
+
+    @property
+    def critical_failures(self) -> pd.DataFrame:
+        r = self.results
+        return r[(r["severity"] == CRITICAL) & ~r["success"]]
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        return self.results[~self.results["success"]]
+
+    @property
+    def passed(self) -> bool:
+        return self.critical_failures.empty
+
+    def failure_message(self) -> str:
+        lines = [
+            f"{row.table_name}: {row.expectation} ({row.unexpected_count} rows)"
+            for row in self.critical_failures.itertuples()
+        ]
+        return "critical data validation failures:\n  " + "\n  ".join(lines)
+
+
+def gx_context(settings: Settings):
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    settings.expectations_dir.mkdir(parents=True, exist_ok=True)
+    return gx.get_context(mode="file", project_root_dir=str(settings.expectations_dir))
+
+
+def _load_table(engine: Engine, table: str, known: pd.Series) -> pd.DataFrame:
+    with engine.connect() as conn:
+        frame = read_frame(conn, sa.select(schema.metadata.tables[table]))
+    if table == "customer_identities":  # never pull raw PII into validation samples
+        frame = frame[["customer_id", "source_customer_id"]]
+    for column in DATE_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column])
+    return add_helper_columns(table, frame, known)
+
+
+def _register(context, table: str, settings: Settings, window: ValidationWindow):
+    """Suite, validation definition and checkpoint for one table (one checkpoint per batch)."""
+    source = context.data_sources.add_or_update_pandas(name=DATASOURCE)
+    try:
+        asset = source.get_asset(table)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=table)
+    try:
+        batch = asset.get_batch_definition("whole_table")
+    except KeyError:
+        batch = asset.add_batch_definition_whole_dataframe("whole_table")
+    suite = gx.ExpectationSuite(name=f"{table}_suite")
+    for check in suite_checks(table, settings, window):
+        suite.add_expectation(check.expectation())
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"{table}_validation", data=batch, suite=suite)
+    )
+    checkpoint = gx.Checkpoint(
+        name=f"{table}_checkpoint",
+        validation_definitions=[definition],
+        actions=[UpdateDataDocsAction(name="update_data_docs")],
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE},
+    )
+    return context.checkpoints.add_or_update(checkpoint)
+
+
+def _rows(table: str, suite_result, run_id: str, validated_at: datetime) -> list[dict]:
+    rows = []
+    for result in suite_result.results:
+        meta = result.expectation_config.meta or {}
+        detail = result.result or {}
+        observed = detail.get("observed_value")
+        sample = detail.get("partial_unexpected_list") or []
+        rows.append(
+            {
+                "run_id": run_id,
+                "validated_at": validated_at,
+                "table_name": table,
+                "expectation": meta.get("name", result.expectation_config.type),
+                "expectation_type": result.expectation_config.type,
+                "severity": meta.get("severity", CRITICAL),
+                "success": bool(result.success),
+                "observed_value": None
+                if observed is None
+                else json.dumps(observed, default=str)[:500],
+                "unexpected_count": detail.get("unexpected_count"),
+                "unexpected_percent": detail.get("unexpected_percent"),
+                "sample_values": json.dumps(sample[:SAMPLE_SIZE], default=str)[:500]
+                if sample
+                else None,
+            }
+        )
+    return rows
+
+
+def validate_warehouse(
+    engine: Engine, settings: Settings, as_of: date | None = None, tables: list[str] | None = None
+) -> ValidationReport:
+    """Validate raw tables relative to `as_of` (default today); results go to the warehouse."""
+    as_of = as_of or date.today()
+    tables = list(tables or VALIDATED_TABLES)
+    unknown = set(tables) - set(VALIDATED_TABLES)
+    if unknown:
+        raise KeyError(f"no suite for {sorted(unknown)}; tables: {', '.join(VALIDATED_TABLES)}")
+    window = ValidationWindow(
+        as_of_end=datetime.combine(as_of, time.max),
+        floor=datetime.combine(settings.ingest.timestamp_floor, time.min),
+        freshness_days=settings.validation.freshness_days,
+    )
+    context = gx_context(settings)
+    run_id = uuid.uuid4().hex
+    validated_at = datetime.now().replace(microsecond=0)
+    with engine.connect() as conn:
+        known = read_frame(conn, sa.select(schema.customers.c.customer_id))["customer_id"]
+    rows: list[dict] = []
+    names = []
+    for table in tables:
+        frame = _load_table(engine, table, known)
+        checkpoint = _register(context, table, settings, window)
+        outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+        names.append(checkpoint.name)
+        for suite_result in outcome.run_results.values():
+            rows.extend(_rows(table, suite_result, run_id, validated_at))
+    results = pd.DataFrame(rows)
+    with engine.begin() as conn:
+        write_frame(conn, validation_results, results.assign(as_of=as_of))
+    docs_index = (
+        Path(settings.expectations_dir)
+        / "gx"
+        / "uncommitted"
+        / "data_docs"
+        / "local_site"
+        / "index.html"
+    )
+    from cvp.validation.summary_page import write_summary_page
+
+    summary = write_summary_page(settings, results, as_of)
+    return ValidationReport(run_id, as_of, results, docs_index, summary, names)

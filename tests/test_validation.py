@@ -1,0 +1,87 @@
+"""Great Expectations checkpoints on the real warehouse (DuckDB and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from cvp.data.synthetic import GeneratorConfig
+from cvp.data.warehouse import get_engine, read_frame
+from cvp.jobs.data_jobs import run_generate
+from cvp.jobs.validation_jobs import run_validate
+from cvp.validation.gate import validation_gate
+from cvp.validation.runner import ValidationFailed
+
+DATA_END = date(2025, 12, 31)
+# which named expectation must catch each injected error class, per table
+CATCHES = {
+    ("transactions", "negative_amount"): "amount_negative_only_for_refunds",
+    ("transactions", "duplicate"): "transaction_content_unique",
+    ("transactions", "future_timestamp"): "ts_not_in_future",
+    ("transactions", "orphan_customer"): "customer_id_references_customers",
+    ("transactions", "unknown_category"): "category_in_known_set",
+    ("events", "future_timestamp"): "ts_not_in_future",
+}
+
+
+def test_clean_generated_data_passes(settings):
+    run_generate(settings, GeneratorConfig(customers=1_000, seed=3))
+    report = run_validate(settings, DATA_END)
+    assert report.passed, report.failures
+    assert report.failures.empty
+    assert set(report.results["table_name"]) >= {"customers", "transactions", "events", "consent"}
+    with get_engine(settings.warehouse_url).connect() as conn:
+        stored = read_frame(conn, "SELECT * FROM validation_results")
+    assert len(stored) == len(report.results) and stored["success"].all()
+    page = report.summary_page.read_text()
+    assert "transactions_suite" in page and "<style>" in page and "https://" not in page
+    assert report.data_docs.exists()
+
+
+def test_every_injected_error_class_is_caught_by_a_named_expectation(settings):
+    run_generate(settings, GeneratorConfig(customers=3_000, seed=3, inject_errors=True))
+    report = run_validate(settings, DATA_END)
+    assert not report.passed
+    with get_engine(settings.warehouse_url).connect() as conn:
+        injected = read_frame(conn, "SELECT * FROM ground_truth_injected_errors")
+    planted = injected.groupby(["target_table", "error_class"]).size()
+    assert set(planted.index) == set(CATCHES)
+    results = report.results.set_index(["table_name", "expectation"])
+    for (table, error_class), expectation in CATCHES.items():
+        row = results.loc[(table, expectation)]
+        assert not row["success"], (table, error_class)
+        assert row["unexpected_count"] >= planted[(table, error_class)], (table, error_class)
+    critical = set(report.critical_failures["expectation"])
+    assert {
+        "amount_negative_only_for_refunds",
+        "ts_not_in_future",
+        "customer_id_references_customers",
+    } <= critical
+    # an orphan's sample is its pseudonymous key, never a raw id
+    sample = results.loc[("transactions", "customer_id_references_customers"), "sample_values"]
+    assert sample is None or "X0" not in sample
+
+
+def test_gate_stops_on_critical_failure_and_records_a_forced_override(settings):
+    run_generate(settings, GeneratorConfig(customers=1_000, seed=3, inject_errors=True))
+    engine = get_engine(settings.warehouse_url)
+    with pytest.raises(
+        ValidationFailed, match=r"transactions: amount_negative_only_for_refunds"
+    ) as failure:
+        validation_gate(engine, settings, DATA_END)
+    assert "--force-validation" in str(failure.value)
+    outcome = validation_gate(engine, settings, DATA_END, force=True)
+    assert outcome.overridden
+    tags = outcome.tags()
+    assert tags["cvp.validation.override"] == "true"
+    assert "transactions.ts_not_in_future" in tags["cvp.validation.critical_failures"]
+
+
+def test_single_table_and_freshness_warning(settings):
+    run_generate(settings, GeneratorConfig(customers=500, seed=3))
+    report = run_validate(settings, date(2026, 6, 30), tables=["transactions"])
+    assert set(report.results["table_name"]) == {"transactions"}
+    failed = report.failures.set_index("expectation")
+    assert list(failed.index) == ["ts_fresh"]  # six months stale is a warning, not critical
+    assert failed.loc["ts_fresh", "severity"] == "warning" and report.passed
