@@ -1,0 +1,1 @@
+"""Churn and CLV models: LightGBM training, the BTYD baseline, metrics, registry."""
