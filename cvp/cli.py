@@ -209,6 +209,77 @@ def features(
 
 
 @app.command()
+def train(
+    as_of: Annotated[
+        datetime,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Labels known up to this date."),
+    ],
+    target: Annotated[str, typer.Option(help="churn, clv or all.")] = "all",
+    trials: Annotated[int, typer.Option(min=1, help="Optuna trials per model.")] = 20,
+    horizon_days: Annotated[int, typer.Option(min=7, help="Churn/CLV horizon in days.")] = 90,
+    seed: int = 7,
+    force_validation: Annotated[
+        bool,
+        typer.Option(
+            "--force-validation", help="Train despite critical validation failures (recorded)."
+        ),
+    ] = False,
+) -> None:
+    """Tune, train, backtest and register the churn and CLV models (champion/challenger)."""
+    from cvp.validation.runner import ValidationFailed
+    from flows.train import train_flow
+    from tasks.training import leaderboard
+
+    if target not in ("churn", "clv", "all"):
+        raise typer.BadParameter("choose churn, clv or all", param_hint="--target")
+    targets = ["churn", "clv"] if target == "all" else [target]
+    try:
+        with console.status(
+            f"Training {', '.join(targets)} as of {as_of.date()} ({trials} trials each)..."
+        ):
+            result = train_flow(
+                as_of=as_of.date(),
+                targets=targets,
+                trials=trials,
+                horizon_days=horizon_days,
+                seed=seed,
+                force_validation=force_validation,
+            )
+    except ValidationFailed as exc:
+        console.print(f"[red]training stopped before any model was written[/red]\n{exc}")
+        raise typer.Exit(1) from exc
+    board = Table(title=f"Backtest on the latest held-out cutoff (rows {result.rows})")
+    for column in (
+        "target",
+        "metric",
+        "lightgbm",
+        "btyd",
+        "champion before",
+        "version",
+        "decision",
+    ):
+        board.add_column(column)
+    for row in leaderboard(result):
+        board.add_row(
+            row["target"],
+            row["metric"],
+            str(row["lightgbm"]),
+            str(row["btyd_baseline"]),
+            str(row["champion_before"] or "-"),
+            row["version"],
+            row["decision"],
+        )
+    console.print(board)
+    for outcome in result.outcomes.values():
+        console.print(f"{outcome.target}: {outcome.decision.reason}")
+    if result.validation_overridden:
+        console.print(
+            "[yellow]validation failures were overridden (recorded in MLflow and the audit log)[/yellow]"
+        )
+    console.print(f"MLflow parent run {result.parent_run_id} (experiment 'training')")
+
+
+@app.command()
 def demo(
     customers: Annotated[int, typer.Option(min=100)] = 20_000,
     seed: int = 7,

@@ -1,0 +1,100 @@
+"""Time-based training data: cutoffs whose label windows close in order, BTYD features per cutoff.
+
+Split rule, so nothing after a held-out cutoff leaks into what is trained on it:
+test cutoff = as_of - horizon (its labels close on as_of); validation cutoff = test - horizon;
+training cutoffs end one horizon before validation, stepping back `step_days` at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from cvp.features.build import catalog
+from cvp.features.labels import training_set
+from cvp.models.btyd import BGNBD, GammaGamma
+
+BTYD_FEATURES = (
+    "btyd_p_alive",
+    "btyd_expected_purchases",
+    "btyd_expected_spend",
+    "btyd_p_no_purchase",
+)
+NON_FEATURES = {"as_of", "customer_id", "country", "acquisition_channel"}
+LABELS = ("churned", "contract_churned", "future_revenue", "future_margin", "insufficient_history")
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    train: tuple[date, ...]
+    valid: date
+    test: date
+
+    @property
+    def all(self) -> list[date]:
+        return [*self.train, self.valid, self.test]
+
+
+def plan_cutoffs(as_of: date, horizon_days: int, n_train: int, step_days: int) -> Cutoffs:
+    test = as_of - timedelta(days=horizon_days)
+    valid = test - timedelta(days=horizon_days)
+    last_train = valid - timedelta(days=horizon_days)
+    train = tuple(last_train - timedelta(days=step_days * k) for k in reversed(range(n_train)))
+    return Cutoffs(train, valid, test)
+
+
+def feature_columns() -> list[str]:
+    return [f.name for f in catalog()] + ["is_contractual", *BTYD_FEATURES]
+
+
+def add_btyd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """Fit BG/NBD and Gamma-Gamma on one cutoff's history (weeks) and add their predictions."""
+    out = frame.copy()
+    x = np.maximum(out["frequency"].fillna(0).to_numpy() - 1, 0)
+    T = np.maximum(out["tenure_days"].fillna(0).to_numpy() / 7, 1e-3)
+    t_x = np.clip(T - out["recency_days"].fillna(out["tenure_days"]).fillna(0).to_numpy() / 7, 0, T)
+    t_x = np.where(x > 0, t_x, 0.0)
+    bgnbd = BGNBD.fit(x, t_x, T)
+    spend = out["monetary_mean"].fillna(0).to_numpy()
+    gamma = GammaGamma.fit(x, spend)
+    weeks = horizon_days / 7
+    out["btyd_p_alive"] = bgnbd.p_alive(x, t_x, T)
+    out["btyd_expected_purchases"] = bgnbd.expected_purchases(weeks, x, t_x, T)
+    out["btyd_expected_spend"] = gamma.expected_spend(x, spend)
+    out["btyd_p_no_purchase"] = bgnbd.p_no_purchase(weeks, x, t_x, T)
+    return out
+
+
+def baseline_revenue(frame: pd.DataFrame) -> np.ndarray:
+    return (frame["btyd_expected_purchases"] * frame["btyd_expected_spend"]).to_numpy()
+
+
+@dataclass
+class Splits:
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    cutoffs: Cutoffs
+
+
+def load_splits(
+    conn: Connection, cutoffs: Cutoffs, horizon_days: int, labels_known_by: date
+) -> Splits:
+    """Features + labels per cutoff, BTYD fitted per cutoff, young customers left out."""
+    frame = training_set(conn, cutoffs.all, horizon_days, labels_known_by)
+    parts = []
+    for _, one in frame.groupby("as_of", sort=True):
+        parts.append(add_btyd_features(one, horizon_days))
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame[frame["insufficient_history"] == 0]
+    day = frame["as_of"].dt.date
+    return Splits(
+        train=frame[day.isin(cutoffs.train)].reset_index(drop=True),
+        valid=frame[day == cutoffs.valid].reset_index(drop=True),
+        test=frame[day == cutoffs.test].reset_index(drop=True),
+        cutoffs=cutoffs,
+    )

@@ -1,0 +1,144 @@
+"""Optuna-tuned LightGBM with pruning; each trial is a nested MLflow run of the training job.
+
+The parent run id is passed explicitly: MLflow's active run is thread-local and Prefect runs tasks
+in worker threads, so `mlflow.active_run()` cannot be relied on here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import optuna
+import pandas as pd
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+from optuna_integration import LightGBMPruningCallback
+
+from cvp.models.metrics import normalized_gini
+
+BASE_PARAMS = {
+    "verbosity": -1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "feature_pre_filter": False,
+}
+
+
+@dataclass
+class TunedModel:
+    booster: lgb.Booster
+    params: dict
+    best_value: float
+    study: optuna.Study
+
+
+def _space(trial: optuna.Trial, task: str, positives_ratio: float) -> dict:
+    params = {
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 8, 96, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 10, 200, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+        "bagging_freq": 1,
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+    }
+    if task == "churn":
+        # imbalance is a tuned choice, and calibration afterwards undoes its effect on probabilities
+        params["scale_pos_weight"] = trial.suggest_float(
+            "scale_pos_weight", 1.0, max(1.0, 1 / positives_ratio - 1)
+        )
+    else:
+        params["objective"] = trial.suggest_categorical("objective", ["tweedie", "poisson"])
+        if params["objective"] == "tweedie":
+            params["tweedie_variance_power"] = trial.suggest_float(
+                "tweedie_variance_power", 1.1, 1.9
+            )
+    return params
+
+
+def tune(
+    task: str,
+    train: tuple[pd.DataFrame, np.ndarray],
+    valid: tuple[pd.DataFrame, np.ndarray],
+    trials: int,
+    seed: int,
+    client: MlflowClient,
+    experiment_id: str,
+    parent_run_id: str,
+    max_boost_rounds: int = 2000,
+) -> TunedModel:
+    """`churn`: binary, maximise validation AUC. `clv`: count-like regression of revenue,
+    minimise validation l2 (tweedie vs poisson is one of the tuned choices)."""
+    (x_train, y_train), (x_valid, y_valid) = train, valid
+    metric = "auc" if task == "churn" else "l2"
+    base = {**BASE_PARAMS, "seed": seed, "metric": metric}
+    if task == "churn":
+        base["objective"] = "binary"
+    d_train = lgb.Dataset(
+        x_train, y_train, free_raw_data=False, params={"feature_pre_filter": False}
+    )
+    d_valid = lgb.Dataset(x_valid, y_valid, reference=d_train, free_raw_data=False)
+    positives = float(np.mean(y_train)) if task == "churn" else 0.5
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {**base, **_space(trial, task, positives)}
+        booster = lgb.train(
+            params,
+            d_train,
+            num_boost_round=max_boost_rounds,
+            valid_sets=[d_valid],
+            valid_names=["valid"],
+            callbacks=[
+                lgb.early_stopping(50, verbose=False),
+                LightGBMPruningCallback(trial, metric, valid_name="valid"),
+            ],
+        )
+        value = booster.best_score["valid"][metric]
+        trial.set_user_attr("best_iteration", booster.best_iteration)
+        run = client.create_run(
+            experiment_id,
+            run_name=f"{task}-trial-{trial.number}",
+            tags={"mlflow.parentRunId": parent_run_id, "cvp.kind": "trial", "cvp.target": task},
+        )
+        client.log_batch(
+            run.info.run_id,
+            params=[optuna_param(k, v) for k, v in trial.params.items()],
+            metrics=[
+                optuna_metric(f"valid_{metric}", value),
+                optuna_metric("best_iteration", booster.best_iteration),
+            ],
+        )
+        if task == "clv":
+            gini = normalized_gini(
+                y_valid, booster.predict(x_valid, num_iteration=booster.best_iteration)
+            )
+            trial.set_user_attr("normalized_gini", gini)
+            client.log_metric(run.info.run_id, "valid_normalized_gini", gini)
+        client.set_terminated(run.info.run_id)
+        return value
+
+    direction = "maximize" if task == "churn" else "minimize"
+    study = optuna.create_study(
+        direction=direction,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_warmup_steps=20),
+    )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(objective, n_trials=trials)
+    best = study.best_trial
+    params = {**base, **_space(optuna.trial.FixedTrial(best.params), task, positives)}
+    rounds = max(1, int(best.user_attrs["best_iteration"]))
+    booster = lgb.train(params, d_train, num_boost_round=rounds)
+    return TunedModel(booster, {**params, "num_boost_round": rounds}, float(best.value), study)
+
+
+def optuna_param(key: str, value: object) -> Param:
+    return Param(key, str(value))
+
+
+def optuna_metric(key: str, value: float) -> Metric:
+    return Metric(key, float(value), int(time.time() * 1000), 0)

@@ -1,0 +1,188 @@
+"""Training on generated data: registry, MLflow logging, promotion gate, determinism, the
+validation gate, and model quality against the generator's planted truth."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+
+from cvp.data.synthetic import GeneratorConfig
+from cvp.data.truth import oracle_no_purchase_probability
+from cvp.data.warehouse import dispose_engines, get_engine, read_frame
+from cvp.features.labels import build_labels
+from cvp.jobs.data_jobs import run_generate
+from cvp.jobs.training_jobs import MODEL_NAMES, TrainingConfig, run_train
+from cvp.models.metrics import CHURN_METRICS, CLV_METRICS
+from cvp.validation.runner import ValidationFailed
+from tests.conftest import make_settings
+
+AS_OF = date(2025, 12, 31)
+# features that carry each planted driver's signal
+DRIVER_FEATURES = {
+    "declining_frequency": {
+        "recency_days",
+        "frequency_trend_90d",
+        "days_overdue",
+        "overdue_ratio",
+        "tx_count_90d",
+        "btyd_expected_purchases",
+        "btyd_p_no_purchase",
+        "btyd_p_alive",
+    },
+    "unresolved_complaints": {"unresolved_complaints", "unresolved_tickets", "tickets_90d"},
+    "login_gaps": {
+        "days_since_last_event",
+        "logins_30d",
+        "logins_90d",
+        "events_30d",
+        "events_90d",
+        "engagement_trend_90d",
+    },
+    "low_nps": {"nps_latest", "csat_latest", "nps_trend"},
+    "price_sensitivity": {"discount_share", "discount_mean"},
+}
+
+
+def _settings(root: Path):
+    return make_settings(root, f"duckdb:///{root / 'warehouse.duckdb'}")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("training")
+    settings = _settings(root)
+    from cvp.data.migrate import upgrade_warehouse
+
+    upgrade_warehouse(get_engine(settings.warehouse_url))
+    run_generate(settings, GeneratorConfig(customers=8_000, seed=7))
+    result = run_train(settings, TrainingConfig(as_of=AS_OF, trials=6))
+    yield settings, result
+    dispose_engines()
+
+
+def test_registers_both_models_with_aliases_every_metric_and_plots(trained):
+    settings, result = trained
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    for name in MODEL_NAMES.values():
+        champion = client.get_model_version_by_alias(name, "champion")
+        challenger = client.get_model_version_by_alias(name, "challenger")
+        assert str(champion.version) == str(challenger.version) == "1"
+        assert champion.tags["cvp.promotion.decision"] == "promoted"
+        model = mlflow.models.get_model_info(f"models:/{name}@champion")
+        assert model.signature is not None and model.saved_input_example_info is not None
+    parent = client.get_run(result.parent_run_id)
+    for target, names in (("churn", CHURN_METRICS), ("clv", CLV_METRICS)):
+        for metric in names:
+            assert f"{target}_{metric}" in parent.data.metrics
+            assert f"{target}_baseline_{metric}" in parent.data.metrics
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{result.parent_run_id}'"
+    )
+    kinds = {(r.data.tags["cvp.kind"], r.data.tags["cvp.target"]) for r in children}
+    assert kinds == {(k, t) for k in ("trial", "model", "baseline") for t in ("churn", "clv")}
+    for run in children:  # model and baseline runs share metric names, so they line up in compare
+        if run.data.tags["cvp.kind"] in ("model", "baseline"):
+            expected = CHURN_METRICS if run.data.tags["cvp.target"] == "churn" else CLV_METRICS
+            assert set(expected) <= set(run.data.metrics)
+    churn_run = result.outcomes["churn"].run_id
+    artifacts = {a.path for a in client.list_artifacts(churn_run, "plots")}
+    assert {
+        "plots/roc.png",
+        "plots/pr.png",
+        "plots/calibration.png",
+        "plots/gain.png",
+        "plots/feature_importance.png",
+        "plots/shap_summary.png",
+    } <= artifacts
+    clv_artifacts = {a.path for a in client.list_artifacts(result.outcomes["clv"].run_id, "plots")}
+    assert "plots/clv_deciles.png" in clv_artifacts
+    calibration = json.loads(
+        Path(
+            mlflow.artifacts.download_artifacts(run_id=churn_run, artifact_path="calibration.json")
+        ).read_text()
+    )
+    assert calibration["method"] in ("isotonic", "platt")
+
+
+def test_quality_against_planted_truth(trained):
+    settings, result = trained
+    churn, clv = result.outcomes["churn"], result.outcomes["clv"]
+    test_cutoff = date(2025, 10, 2)
+    with get_engine(settings.warehouse_url).connect() as conn:
+        labels = build_labels(conn, test_cutoff, 90)
+        truth = read_frame(conn, "SELECT * FROM ground_truth_customers")
+    labels = labels[labels["insufficient_history"] == 0].merge(truth, on="customer_id")
+    oracle_auc = roc_auc_score(
+        labels["churned"], oracle_no_purchase_probability(labels, test_cutoff, 90)
+    )
+    assert churn.metrics["roc_auc"] >= 0.9 * oracle_auc
+    assert churn.metrics["roc_auc"] > churn.baseline_metrics["roc_auc"]
+    assert clv.metrics["normalized_gini"] > clv.baseline_metrics["normalized_gini"]
+    top = set(churn.importance.head(15).index)
+    recovered = [driver for driver, features in DRIVER_FEATURES.items() if top & features]
+    # price sensitivity moves the hazard only a little in the generator; the other four must show
+    assert len(recovered) >= 4, (recovered, list(top))
+    assert churn.metrics["ece"] < 0.05
+
+
+def test_worse_challenger_stays_challenger_with_reason(trained):
+    settings, _ = trained
+    weak = run_train(
+        settings, TrainingConfig(as_of=AS_OF, trials=1, max_boost_rounds=1, targets=("churn",))
+    )
+    decision = weak.outcomes["churn"].decision
+    assert not decision.promoted and "margin" in decision.reason
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    assert str(client.get_model_version_by_alias("cvp-churn", "champion").version) == "1"
+    challenger = client.get_model_version_by_alias("cvp-churn", "challenger")
+    assert str(challenger.version) == decision.version == "2"
+    assert challenger.tags["cvp.promotion.decision"] == "kept_challenger"
+    assert challenger.tags["cvp.promotion.reason"] == decision.reason
+
+
+def test_same_seed_gives_same_metrics(tmp_path):
+    settings = _settings(tmp_path)
+    from cvp.data.migrate import upgrade_warehouse
+
+    upgrade_warehouse(get_engine(settings.warehouse_url))
+    run_generate(settings, GeneratorConfig(customers=3_000, seed=4))
+    config = TrainingConfig(as_of=AS_OF, trials=3, targets=("churn",))
+    first, second = run_train(settings, config), run_train(settings, config)
+    assert first.outcomes["churn"].metrics == second.outcomes["churn"].metrics
+    assert first.outcomes["churn"].params == second.outcomes["churn"].params
+
+
+def test_training_on_failing_data_stops_before_any_model_and_override_is_recorded(tmp_path):
+    settings = _settings(tmp_path)
+    from cvp.data.migrate import upgrade_warehouse
+
+    upgrade_warehouse(get_engine(settings.warehouse_url))
+    run_generate(settings, GeneratorConfig(customers=2_500, seed=5, inject_errors=True))
+    config = TrainingConfig(as_of=AS_OF, trials=1, targets=("churn",))
+    with pytest.raises(ValidationFailed, match="transactions: customer_id_references_customers"):
+        run_train(settings, config)
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    assert client.search_registered_models() == []
+    forced = run_train(
+        settings, TrainingConfig(as_of=AS_OF, trials=1, targets=("churn",), force_validation=True)
+    )
+    assert forced.validation_overridden
+    tags = client.get_run(forced.parent_run_id).data.tags
+    assert (
+        tags["cvp.validation.override"] == "true"
+        and "ts_not_in_future" in tags["cvp.validation.critical_failures"]
+    )
+    with get_engine(settings.warehouse_url).connect() as conn:
+        audit = read_frame(
+            conn,
+            "SELECT command, status, notes, model_versions FROM audit_log WHERE command = 'train'",
+        )
+    assert len(audit) == 1  # the stopped run never started a job
+    assert json.loads(audit.loc[0, "notes"])["validation_override"] is True
+    assert json.loads(audit.loc[0, "model_versions"]) == {"cvp-churn": "1"}
