@@ -152,10 +152,11 @@ def test_same_seed_gives_same_metrics(tmp_path):
 
     upgrade_warehouse(get_engine(settings.warehouse_url))
     run_generate(settings, GeneratorConfig(customers=3_000, seed=4))
-    config = TrainingConfig(as_of=AS_OF, trials=3, targets=("churn",))
+    config = TrainingConfig(as_of=AS_OF, trials=3)
     first, second = run_train(settings, config), run_train(settings, config)
-    assert first.outcomes["churn"].metrics == second.outcomes["churn"].metrics
-    assert first.outcomes["churn"].params == second.outcomes["churn"].params
+    for target in ("churn", "clv"):
+        assert first.outcomes[target].metrics == second.outcomes[target].metrics
+        assert first.outcomes[target].params == second.outcomes[target].params
 
 
 def test_training_on_failing_data_stops_before_any_model_and_override_is_recorded(tmp_path):

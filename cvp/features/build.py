@@ -16,6 +16,7 @@ from cvp.features.definitions import FAMILIES, Family, Feature
 
 FEATURE_SET_NAME = "core"
 STATIC_COLUMNS = ("is_contractual", "country", "acquisition_channel")
+FEATURE_DECIMALS = 6
 
 
 def as_of_instant(as_of: date) -> datetime:
@@ -76,7 +77,14 @@ def build_features(conn: Connection, as_of: date) -> pd.DataFrame:
         if feature.name not in frame.columns:
             frame[feature.name] = pd.NA
     numeric = [f.name for f in catalog()]
-    frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce").astype("float64")
+    # Parallel float aggregation in the database is not bit-reproducible (summation order varies
+    # with threads); rounding makes snapshots, and the models trained on them, repeatable.
+    frame[numeric] = (
+        frame[numeric]
+        .apply(pd.to_numeric, errors="coerce")
+        .astype("float64")
+        .round(FEATURE_DECIMALS)
+    )
     frame["is_contractual"] = frame["is_contractual"].astype("float64")
     frame.insert(0, "as_of", pd.Timestamp(as_of))
     return frame

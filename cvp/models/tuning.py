@@ -122,12 +122,12 @@ def tune(
         return value
 
     direction = "maximize" if task == "churn" else "minimize"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction=direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_warmup_steps=20),
     )
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(objective, n_trials=trials)
     best = study.best_trial
     params = {**base, **_space(optuna.trial.FixedTrial(best.params), task, positives)}

@@ -14,6 +14,7 @@ import great_expectations as gx
 import pandas as pd
 import sqlalchemy as sa
 from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.data_context.types.base import ProgressBarsConfig
 from sqlalchemy.engine import Engine
 
 from cvp.config import Settings
@@ -65,7 +66,15 @@ class ValidationReport:
 def gx_context(settings: Settings):
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     settings.expectations_dir.mkdir(parents=True, exist_ok=True)
-    return gx.get_context(mode="file", project_root_dir=str(settings.expectations_dir))
+    context = gx.get_context(mode="file", project_root_dir=str(settings.expectations_dir))
+    bars = context.variables.progress_bars  # a config object when set here, a dict once reloaded
+    enabled = bars is None or (
+        bars.get("globally", True) if isinstance(bars, dict) else bars.globally
+    )
+    if enabled:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)  # logs, not bars
+        context.variables.save()
+    return context
 
 
 def _load_table(engine: Engine, table: str, known: pd.Series) -> pd.DataFrame:
