@@ -46,6 +46,21 @@ class ValidationSettings(BaseModel):
     arms: list[str] = ["treatment", "control"]
 
 
+class ScoringSettings(BaseModel):
+    """Business rules for turning predictions into tiers, actions and plans."""
+
+    high_risk_probability: float = Field(0.6, gt=0, lt=1)
+    medium_risk_probability: float = Field(0.3, gt=0, lt=1)
+    control_share: float = Field(0.1, ge=0, lt=1, description="held out of every campaign")
+    annual_discount_rate: float = Field(0.10, ge=0)
+    lifetime_years: float = Field(3.0, gt=0)
+    value_drop_alert_share: float = Field(0.2, gt=0, lt=1)
+    value_index_weights: dict[str, float] | None = Field(
+        None, description="override the entropy-learned weights, indicator -> weight"
+    )
+    playbook: Path | None = Field(None, description="YAML playbook; the shipped default if unset")
+
+
 class Settings(BaseSettings):
     """One settings object for every command; nested keys use `CVP_SECTION__KEY`."""
 
@@ -70,6 +85,7 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     ingest: IngestSettings = IngestSettings()
     validation: ValidationSettings = ValidationSettings()
+    scoring: ScoringSettings = ScoringSettings()
 
     @classmethod
     def settings_customise_sources(

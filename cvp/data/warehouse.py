@@ -91,6 +91,9 @@ def read_frame(conn: Connection, statement: sa.Executable | str) -> pd.DataFrame
     if conn.dialect.name == "duckdb":
         compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
         raw = conn.connection.driver_connection
+        # DuckDB 2 refuses new work while an earlier result on the connection is not drained
+        # (e.g. after SQLAlchemy's .scalar()); complete() finishes it without ending the transaction
+        raw.complete()
         return raw.sql(str(compiled)).to_arrow_table().to_pandas()
     result = conn.execute(statement)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))

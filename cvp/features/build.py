@@ -45,8 +45,7 @@ def available_families(conn: Connection) -> list[Family]:
     present = []
     for family in FAMILIES:
         table = schema.metadata.tables[family.source_table]
-        # .all() drains the result: DuckDB refuses new work while a result is pending
-        if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).all():
+        if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None:
             present.append(family)
     return present
 

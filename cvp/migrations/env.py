@@ -7,6 +7,7 @@ from alembic.ddl.impl import DefaultImpl
 
 from cvp.data.schema import metadata
 from cvp.features import store  # noqa: F401  (registers feature_snapshots on the metadata)
+from cvp.scoring import store as scoring_store  # noqa: F401
 from cvp.validation import store as validation_store  # noqa: F401
 
 

@@ -1,0 +1,1 @@
+"""From scores to decisions: reasons, the playbook, the retention budget plan."""

@@ -1,0 +1,1 @@
+"""Batch scoring: predictions turned into the decisions a retention team acts on."""

@@ -1,0 +1,1 @@
+"""Customer value assessment: RFM, composite value index, tiers, lifecycle stages."""
