@@ -35,6 +35,7 @@ format: install
 bench: install  ## benchmarks; results are printed and appended to bench-results/
 	$(VENV)/bin/python benchmarks/bench_generate.py --customers 100000 1000000
 	$(VENV)/bin/python benchmarks/bench_features.py --customers 1000000
+	$(VENV)/bin/python benchmarks/bench_scoring.py --customers 1000000
 
 clean:
 	rm -rf data mlruns .secrets expectations/gx/uncommitted

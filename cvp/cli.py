@@ -281,9 +281,85 @@ def train(
 
 
 @app.command()
+def score(
+    as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scoring date.")],
+    force_validation: Annotated[
+        bool,
+        typer.Option(
+            "--force-validation", help="Score despite critical validation failures (recorded)."
+        ),
+    ] = False,
+) -> None:
+    """Score every customer with the champion models: risk, value, stage, reasons, action."""
+    from cvp.scoring.score import NoChampionModel
+    from cvp.validation.runner import ValidationFailed
+    from flows.score import score_flow
+
+    try:
+        with console.status(f"Scoring as of {as_of.date()}..."):
+            result = score_flow(as_of=as_of.date(), force_validation=force_validation)
+    except (NoChampionModel, ValidationFailed) as exc:
+        console.print(f"[red]scoring stopped before any score was written[/red]\n{exc}")
+        raise typer.Exit(1) from exc
+    scores = result.scores
+    console.print(
+        f"{len(scores):,} customers scored as of {result.as_of} (churn v{result.models.churn_version}, clv v{result.models.clv_version})"
+    )
+    for column in ("risk_tier", "value_tier", "lifecycle_stage", "rfm_segment", "next_best_action"):
+        counts = scores[column].value_counts()
+        console.print(f"{column:<17} " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    console.print(
+        f"alerts            {len(result.alerts):,}; total expected loss {scores['expected_loss'].sum():,.0f}"
+    )
+    console.print("written to customer_scores (one set per date), stage_transitions, alerts")
+
+
+@app.command()
+def plan(
+    as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scored date.")],
+    budget: Annotated[float, typer.Option(min=0, help="Retention budget.")],
+) -> None:
+    """Choose customers and actions that maximise expected saved value under a budget."""
+    from flows.plan import plan_flow
+
+    try:
+        totals = plan_flow(as_of=as_of.date(), budget=budget)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"budget {totals.budget:,.2f}: reach {totals.reach:,} customers, control group {totals.control:,} (held out), "
+        f"cost {totals.cost:,.2f}, expected saved value {totals.expected_saved_value:,.2f}, ROI {totals.roi:.2f}"
+    )
+    console.print("written to retention_plan")
+
+
+@app.command(name="export")
+def export_command(
+    what: Annotated[str, typer.Argument(help="What to export: scores.")],
+    as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"])],
+    out: Annotated[Path, typer.Option(help="Output file; .csv or .parquet.")],
+) -> None:
+    """Export a scored date to CSV or Parquet, with pseudonymous ids only."""
+    from cvp.config import get_settings
+    from cvp.jobs.scoring_jobs import export_scores
+
+    if what != "scores":
+        raise typer.BadParameter("only 'scores' can be exported", param_hint="WHAT")
+    try:
+        rows = export_scores(get_settings(), as_of.date(), out)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"{rows:,} rows written to {out}")
+
+
+@app.command()
 def demo(
     customers: Annotated[int, typer.Option(min=100)] = 20_000,
     seed: int = 7,
+    trials: Annotated[int, typer.Option(min=1, help="Optuna trials per model.")] = 10,
+    budget: Annotated[float, typer.Option(min=0, help="Retention budget for the plan.")] = 10_000.0,
 ) -> None:
     """Run everything that exists end to end on synthetic data, and say where results are."""
     from cvp.config import get_settings
@@ -291,7 +367,7 @@ def demo(
 
     settings = get_settings()
     with console.status("Running the demo pipeline..."):
-        result = demo_flow(customers=customers, seed=seed)
+        result = demo_flow(customers=customers, seed=seed, trials=trials, budget=budget)
     console.print(_counts_table("Generated landing files (rows)", result["generated"].row_counts))
     ingested = Table(title="Imported into the warehouse")
     for column in ("table", "rows read", "inserted", "quarantined", "reconciles"):
@@ -315,7 +391,29 @@ def demo(
         f"features        {features.customers:,} customers as of {features.as_of} "
         f"({features.feature_set_version}) in table feature_snapshots"
     )
-    console.print(f"warehouse       {settings.warehouse_url}")
+    from tasks.training import leaderboard
+
+    for row in leaderboard(result["trained"]):
+        console.print(
+            f"model           {row['target']}: {row['metric']} {row['lightgbm']} (BTYD {row['btyd_baseline']}), "
+            f"version {row['version']} {row['decision']}"
+        )
+    scored = result["scored"].scores
+    console.print(
+        f"scores          {len(scored):,} customers as of {result['scored'].as_of}: risk "
+        + ", ".join(f"{k} {v:,}" for k, v in scored["risk_tier"].value_counts().items())
+    )
+    planned = result["planned"]
+    console.print(
+        f"plan            budget {planned.budget:,.0f}: reach {planned.reach:,}, control {planned.control:,}, "
+        f"cost {planned.cost:,.0f}, expected saved value {planned.expected_saved_value:,.0f}, ROI {planned.roi:.2f}"
+    )
+    console.print(
+        f"warehouse       {settings.warehouse_url} (tables customer_scores, retention_plan, alerts)"
+    )
+    console.print(
+        f"export          .venv/bin/cvp export scores --as-of {result['scored'].as_of} --out data/exports/scores.csv"
+    )
     console.print(f"landing files   {Path('data/landing').resolve()}")
     console.print(
         f"MLflow runs     {settings.mlflow_tracking_uri} "

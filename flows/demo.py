@@ -9,8 +9,11 @@ from prefect import flow
 
 from cvp.data.landing import landing_mapping
 from cvp.data.synthetic import GeneratorConfig
+from cvp.jobs.training_jobs import TrainingConfig
 from tasks.data import generate_task, ingest_task, init_task
 from tasks.features import features_task
+from tasks.scoring import plan_task, score_task
+from tasks.training import train_task
 from tasks.validation import validate_task
 
 # import order matters: customers first, so every other file is checked against them
@@ -33,6 +36,8 @@ def demo_flow(
     start: date = date(2024, 1, 1),
     end: date = date(2025, 12, 31),
     landing_dir: Path = Path("data/landing"),
+    trials: int = 10,
+    budget: float = 10_000.0,
 ) -> dict:
     init = init_task()
     generated = generate_task(
@@ -44,7 +49,13 @@ def demo_flow(
     }
     validation = validate_task(end, None)
     features = features_task(end)
+    trained = train_task(TrainingConfig(as_of=end, trials=trials, seed=seed))
+    scored = score_task(end)
+    planned = plan_task(end, budget)
     return {
+        "trained": trained,
+        "scored": scored,
+        "planned": planned,
         "init": init,
         "generated": generated,
         "ingested": reports,

@@ -12,7 +12,9 @@ from flows.demo import IMPORT_ORDER, demo_flow
 
 @pytest.mark.usefixtures("prefect_server")
 def test_demo_flow_imports_every_landing_file_with_pii_split_off(env_settings, tmp_path):
-    result = demo_flow(customers=600, seed=5, landing_dir=tmp_path / "landing")
+    result = demo_flow(
+        customers=1_500, seed=5, landing_dir=tmp_path / "landing", trials=2, budget=2_000
+    )
     generated = result["generated"].row_counts
     reports = result["ingested"]
     assert list(reports) == list(IMPORT_ORDER)
@@ -25,15 +27,19 @@ def test_demo_flow_imports_every_landing_file_with_pii_split_off(env_settings, t
         customers = read_frame(conn, "SELECT customer_id, origin FROM customers")
         truth = read_frame(conn, "SELECT customer_id FROM ground_truth_customers")
         audit = read_frame(conn, "SELECT command, status FROM audit_log")
-    assert counts["customer_identities"] == counts["customers"] == 600
+    assert counts["customer_identities"] == counts["customers"] == 1_500
     assert (customers["origin"] == "master").all()
     # ground truth is keyed by the same pseudonymous ids the import produced
     assert set(truth["customer_id"]) == set(customers["customer_id"])
     assert (audit["status"] == "succeeded").all()
     assert (audit["command"] == "ingest").sum() == len(IMPORT_ORDER)
+    assert {"validate", "features", "train", "score", "plan"} <= set(audit["command"])
     assert result["validation"].passed and result["validation"].failures.empty
     features = result["features"]
-    assert 0 < features.customers <= 600 and len(features.families) == 8
+    assert 0 < features.customers <= 1_500 and len(features.families) == 8
+    assert set(result["trained"].outcomes) == {"churn", "clv"}
+    assert len(result["scored"].scores) == features.customers
+    assert result["planned"].cost <= 2_000
 
 
 @pytest.mark.usefixtures("prefect_server")

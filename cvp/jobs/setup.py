@@ -11,7 +11,7 @@ from cvp.data.pseudonym import ensure_key_file
 from cvp.data.warehouse import get_engine
 from cvp.experiments.tracking import ensure_experiment
 
-EXPERIMENTS = ("data", "validation", "features", "training")
+EXPERIMENTS = ("data", "validation", "features", "training", "scoring")
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import lightgbm as lgb
@@ -135,9 +135,10 @@ def score(
     as_of: date,
     rules: ScoringSettings,
     lifecycle: LifecycleRules,
+    snapshot: pd.DataFrame | None = None,
 ) -> ScoreResult:
-    """Compute the scores for `as_of` (no writes)."""
-    snapshot = build_features(conn, as_of)
+    """Compute the scores for `as_of` (no writes); `snapshot` reuses features already built."""
+    snapshot = build_features(conn, as_of) if snapshot is None else snapshot
     features = add_btyd_features(snapshot, models.horizon_days)
     x_churn = frame_for(models.churn, features).astype("float64")
     raw = models.churn.predict(x_churn)
@@ -234,12 +235,8 @@ def _next_purchase(
     rate = features["btyd_expected_purchases"] / horizon
     days = rhythm.where(rhythm.notna(), 1 / rate.where(rate > 0))
     days = days.where(~stage.isin(["churned"]).to_numpy()).clip(upper=3 * 365)
-    base = pd.Timestamp(as_of)
-    return pd.Series(
-        [None if d != d else (base + timedelta(days=float(np.ceil(d)))).date() for d in days],
-        index=features.index,
-        dtype=object,
-    )
+    dates = pd.Timestamp(as_of) + pd.to_timedelta(np.ceil(days), unit="D")
+    return pd.Series(dates.dt.date.where(dates.notna(), None), index=features.index, dtype=object)
 
 
 def _alerts(out: pd.DataFrame, previous: pd.DataFrame, rules: ScoringSettings) -> pd.DataFrame:
