@@ -217,6 +217,11 @@ def test_bare_transaction_log_is_enough(settings, tmp_path):
     for name in ("recency_days", "frequency", "spend_90d", "frequency_trend_90d", "gap_mean_days"):
         assert snap[name].notna().any(), name
     assert snap["logins_30d"].isna().all() and snap["nps_latest"].isna().all()
+    with get_engine(settings.warehouse_url).connect() as conn:
+        checks = read_frame(
+            conn, "SELECT * FROM validation_results WHERE table_name = 'feature_snapshots'"
+        )
+    assert "one_row_per_customer_and_date" in set(checks["expectation"]) and checks["success"].all()
     # rebuilding the date replaces its snapshot
     run_features(settings, date(2025, 9, 30))
     with get_engine(settings.warehouse_url).connect() as conn:

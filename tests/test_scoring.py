@@ -70,6 +70,13 @@ def test_every_column_filled_and_segments_non_degenerate(scored):
     with get_engine(settings.warehouse_url).connect() as conn:
         versions = read_frame(conn, "SELECT * FROM value_index_versions")
     assert len(versions) == 2 and set(versions["weights_source"]) == {"entropy"}
+    # the scores suite ran after the write and passed, including "every known customer scored"
+    with get_engine(settings.warehouse_url).connect() as conn:
+        checks = read_frame(
+            conn, "SELECT * FROM validation_results WHERE table_name = 'customer_scores'"
+        )
+    assert {"every_known_customer_scored", "churn_probability_0_to_1"} <= set(checks["expectation"])
+    assert checks["success"].all()
 
 
 def test_rescoring_a_date_replaces_its_rows(scored):

@@ -19,6 +19,7 @@ from cvp.features.store import write_snapshot
 from cvp.scoring.score import ScoreResult, load_champions, score, write_scores
 from cvp.scoring.store import customer_scores, retention_plan
 from cvp.validation.gate import validation_gate
+from cvp.validation.runner import ValidationFailed, validate_derived
 from cvp.value.lifecycle import LifecycleRules
 
 SCORING_EXPERIMENT = "scoring"
@@ -47,6 +48,10 @@ def run_score(settings: Settings, as_of: date, force_validation: bool = False) -
             write_scores(
                 conn, result, "config" if settings.scoring.value_index_weights else "entropy"
             )
+        checked = validate_derived(engine, settings, "customer_scores", as_of)
+        mlflow.set_tag("cvp.validation.scores_passed", str(checked.passed).lower())
+        if not checked.passed:
+            raise ValidationFailed(checked.failure_message())
         scores = result.scores
         mlflow.log_params(
             {

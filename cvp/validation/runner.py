@@ -21,7 +21,13 @@ from cvp.config import Settings
 from cvp.data import schema
 from cvp.data.warehouse import read_frame, write_frame
 from cvp.validation.store import validation_results
-from cvp.validation.suites import CRITICAL, ValidationWindow, add_helper_columns, suite_checks
+from cvp.validation.suites import (
+    CRITICAL,
+    ValidationWindow,
+    add_helper_columns,
+    derived_checks,
+    suite_checks,
+)
 
 VALIDATED_TABLES: tuple[str, ...] = schema.RAW_TABLES
 DATASOURCE = "warehouse"
@@ -88,7 +94,7 @@ def _load_table(engine: Engine, table: str, known: pd.Series) -> pd.DataFrame:
     return add_helper_columns(table, frame, known)
 
 
-def _register(context, table: str, settings: Settings, window: ValidationWindow):
+def _register(context, table: str, checks: list):
     """Suite, validation definition and checkpoint for one table (one checkpoint per batch)."""
     source = context.data_sources.add_or_update_pandas(name=DATASOURCE)
     try:
@@ -100,7 +106,7 @@ def _register(context, table: str, settings: Settings, window: ValidationWindow)
     except KeyError:
         batch = asset.add_batch_definition_whole_dataframe("whole_table")
     suite = gx.ExpectationSuite(name=f"{table}_suite")
-    for check in suite_checks(table, settings, window):
+    for check in checks:
         suite.add_expectation(check.expectation())
     suite = context.suites.add_or_update(suite)
     definition = context.validation_definitions.add_or_update(
@@ -167,7 +173,7 @@ def validate_warehouse(
     names = []
     for table in tables:
         frame = _load_table(engine, table, known)
-        checkpoint = _register(context, table, settings, window)
+        checkpoint = _register(context, table, suite_checks(table, settings, window))
         outcome = checkpoint.run(batch_parameters={"dataframe": frame})
         names.append(checkpoint.name)
         for suite_result in outcome.run_results.values():
@@ -187,3 +193,48 @@ def validate_warehouse(
 
     summary = write_summary_page(settings, results, as_of)
     return ValidationReport(run_id, as_of, results, docs_index, summary, names)
+
+
+def validate_derived(
+    engine: Engine, settings: Settings, table: str, as_of: date
+) -> ValidationReport:
+    """Check what a job just wrote for `as_of` (feature snapshot or scores)."""
+    from cvp.data.schema import metadata
+
+    target = metadata.tables[table]
+    with engine.connect() as conn:
+        frame = read_frame(conn, sa.select(target).where(target.c.as_of == as_of))
+        known = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(schema.customers)
+            .where(schema.customers.c.signup_date <= as_of)
+        ).scalar_one()
+    context = gx_context(settings)
+    checkpoint = _register(context, table, derived_checks(table, int(known)))
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame})
+    run_id = uuid.uuid4().hex
+    validated_at = datetime.now().replace(microsecond=0)
+    rows = [
+        row
+        for result in outcome.run_results.values()
+        for row in _rows(table, result, run_id, validated_at)
+    ]
+    results = pd.DataFrame(rows)
+    with engine.begin() as conn:
+        write_frame(conn, validation_results, results.assign(as_of=as_of))
+    docs_index = (
+        Path(settings.expectations_dir)
+        / "gx"
+        / "uncommitted"
+        / "data_docs"
+        / "local_site"
+        / "index.html"
+    )
+    return ValidationReport(
+        run_id,
+        as_of,
+        results,
+        docs_index,
+        Path(settings.expectations_dir) / "data_docs" / "index.html",
+        [checkpoint.name],
+    )

@@ -220,6 +220,60 @@ def suite_checks(table: str, settings: Settings, window: ValidationWindow) -> li
     raise KeyError(f"no suite for table {table!r}")
 
 
+def derived_checks(table: str, expected_rows: int) -> list[Check]:
+    """Suites for tables the platform writes, checked for one as_of after each write."""
+    if table == "feature_snapshots":
+        return [
+            Check(
+                "one_row_per_customer_and_date",
+                CRITICAL,
+                lambda: gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["feature_set_version", "as_of", "customer_id"]
+                ),
+            ),
+            Check(
+                "every_known_customer_has_features",
+                CRITICAL,
+                lambda: gxe.ExpectTableRowCountToEqual(value=expected_rows),
+            ),
+            _between("recency_days_not_negative", "recency_days", 0, None, CRITICAL),
+            _between("tenure_days_not_negative", "tenure_days", 0, None, CRITICAL),
+            _between("discount_share_0_to_1", "discount_share", 0, 1, CRITICAL),
+            _between("frequency_not_negative", "frequency", 0, None, CRITICAL),
+            Check(
+                "recency_days_null_rate_below_1pct",
+                WARNING,
+                lambda: gxe.ExpectColumnValuesToNotBeNull(column="recency_days", mostly=0.99),
+            ),
+            Check(
+                "frequency_null_rate_below_1pct",
+                WARNING,
+                lambda: gxe.ExpectColumnValuesToNotBeNull(column="frequency", mostly=0.99),
+            ),
+        ]
+    if table == "customer_scores":
+        return [
+            Check(
+                "one_row_per_customer_and_date",
+                CRITICAL,
+                lambda: gxe.ExpectCompoundColumnsToBeUnique(column_list=["as_of", "customer_id"]),
+            ),
+            Check(
+                "every_known_customer_scored",
+                CRITICAL,
+                lambda: gxe.ExpectTableRowCountToEqual(value=expected_rows),
+            ),
+            _between("churn_probability_0_to_1", "churn_probability", 0, 1, CRITICAL),
+            _between("clv_not_negative", "clv_lifetime", 0, None, CRITICAL),
+            _between("value_index_0_to_100", "value_index", 0, 100, CRITICAL),
+            _between("expected_loss_not_negative", "expected_loss", 0, None, CRITICAL),
+            _in_set("risk_tier", ["high", "medium", "low"], CRITICAL),
+            _in_set("value_tier", ["high", "medium", "low"], CRITICAL),
+            _not_null("next_best_action"),
+        ]
+    raise KeyError(f"no derived suite for {table!r}")
+
+
 def add_helper_columns(table: str, frame: pd.DataFrame, known_customers: pd.Series) -> pd.DataFrame:
     """Boolean columns for rules a single-column expectation cannot express."""
     out = frame.copy()
