@@ -51,16 +51,24 @@ def feature_columns() -> list[str]:
     return [f.name for f in catalog()] + ["is_contractual", *BTYD_FEATURES]
 
 
+BTYD_FIT_SAMPLE = 50_000  # population parameters; a seeded sample fits them as well as everyone
+
+
 def add_btyd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    """Fit BG/NBD and Gamma-Gamma on one cutoff's history (weeks) and add their predictions."""
+    """Fit BG/NBD and Gamma-Gamma on one cutoff's history (weeks) and add their predictions.
+    Above BTYD_FIT_SAMPLE customers the fit uses a seeded sample (the likelihood is a mean over
+    customers, so the sample estimates the same parameters) and predicts for everyone."""
     out = frame.copy()
     x = np.maximum(out["frequency"].fillna(0).to_numpy() - 1, 0)
     T = np.maximum(out["tenure_days"].fillna(0).to_numpy() / 7, 1e-3)
     t_x = np.clip(T - out["recency_days"].fillna(out["tenure_days"]).fillna(0).to_numpy() / 7, 0, T)
     t_x = np.where(x > 0, t_x, 0.0)
-    bgnbd = BGNBD.fit(x, t_x, T)
     spend = out["monetary_mean"].fillna(0).to_numpy()
-    gamma = GammaGamma.fit(x, spend)
+    fit = np.arange(len(out))
+    if len(out) > BTYD_FIT_SAMPLE:
+        fit = np.sort(np.random.default_rng(0).choice(len(out), BTYD_FIT_SAMPLE, replace=False))
+    bgnbd = BGNBD.fit(x[fit], t_x[fit], T[fit])
+    gamma = GammaGamma.fit(x[fit], spend[fit])
     weeks = horizon_days / 7
     out["btyd_p_alive"] = bgnbd.p_alive(x, t_x, T)
     out["btyd_expected_purchases"] = bgnbd.expected_purchases(weeks, x, t_x, T)
