@@ -114,6 +114,21 @@ def _baseline_run(
         mlflow.log_metrics(metrics)
 
 
+def _log_importance(
+    booster: lgb.Booster, importance: pd.Series, x: pd.DataFrame, label: str
+) -> None:
+    gain = pd.Series(booster.feature_importance("gain"), index=x.columns)
+    mlflow.log_figure(
+        plots.importance_plot(gain, f"{label} feature importance (gain)"),
+        "plots/feature_importance.png",
+    )
+    mlflow.log_figure(
+        plots.importance_plot(importance, f"{label} mean |SHAP| (pred_contrib)"),
+        "plots/shap_summary.png",
+    )
+    mlflow.log_dict(importance.round(6).to_dict(), "shap_importance.json")
+
+
 def _log_model(booster: lgb.Booster, x: pd.DataFrame, target: str) -> str:
     signature = infer_signature(x.head(100), booster.predict(x.head(100)))
     info = mlflow.lightgbm.log_model(
@@ -179,18 +194,7 @@ def _train_clv(
             plots.clv_decile_plot(y_test, {"lightgbm": predicted, "btyd": baseline}),
             "plots/clv_deciles.png",
         )
-        mlflow.log_figure(
-            plots.importance_plot(
-                pd.Series(tuned.booster.feature_importance("gain"), index=x_test.columns),
-                "CLV feature importance (gain)",
-            ),
-            "plots/feature_importance.png",
-        )
-        mlflow.log_figure(
-            plots.importance_plot(importance, "CLV mean |SHAP| (pred_contrib)"),
-            "plots/shap_summary.png",
-        )
-        mlflow.log_dict(importance.round(6).to_dict(), "shap_importance.json")
+        _log_importance(tuned.booster, importance, x_test, "CLV")
         version = _log_model(tuned.booster, x_test, "clv")
 
         def score_champion(booster) -> float:
@@ -308,18 +312,7 @@ def _train_churn(
         mlflow.log_figure(plots.pr_plot(y_test, scores), "plots/pr.png")
         mlflow.log_figure(plots.calibration_plot(y_test, scores), "plots/calibration.png")
         mlflow.log_figure(plots.gain_lift_plot(y_test, scores), "plots/gain.png")
-        mlflow.log_figure(
-            plots.importance_plot(
-                pd.Series(tuned.booster.feature_importance("gain"), index=x_test.columns),
-                "Churn feature importance (gain)",
-            ),
-            "plots/feature_importance.png",
-        )
-        mlflow.log_figure(
-            plots.importance_plot(importance, "Churn mean |SHAP| (pred_contrib)"),
-            "plots/shap_summary.png",
-        )
-        mlflow.log_dict(importance.round(6).to_dict(), "shap_importance.json")
+        _log_importance(tuned.booster, importance, x_test, "Churn")
         version = _log_model(tuned.booster, x_test, "churn")
 
         def score_champion(booster) -> float:

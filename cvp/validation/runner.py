@@ -150,6 +150,25 @@ def _rows(table: str, suite_result, run_id: str, validated_at: datetime) -> list
     return rows
 
 
+def gx_docs_index(settings: Settings) -> Path:
+    """Where GX builds its own (CDN-styled) Data Docs site."""
+    return (
+        Path(settings.expectations_dir)
+        / "gx"
+        / "uncommitted"
+        / "data_docs"
+        / "local_site"
+        / "index.html"
+    )
+
+
+def _store(engine: Engine, rows: list[dict], as_of: date) -> pd.DataFrame:
+    results = pd.DataFrame(rows)
+    with engine.begin() as conn:
+        write_frame(conn, validation_results, results.assign(as_of=as_of))
+    return results
+
+
 def validate_warehouse(
     engine: Engine, settings: Settings, as_of: date | None = None, tables: list[str] | None = None
 ) -> ValidationReport:
@@ -178,17 +197,8 @@ def validate_warehouse(
         names.append(checkpoint.name)
         for suite_result in outcome.run_results.values():
             rows.extend(_rows(table, suite_result, run_id, validated_at))
-    results = pd.DataFrame(rows)
-    with engine.begin() as conn:
-        write_frame(conn, validation_results, results.assign(as_of=as_of))
-    docs_index = (
-        Path(settings.expectations_dir)
-        / "gx"
-        / "uncommitted"
-        / "data_docs"
-        / "local_site"
-        / "index.html"
-    )
+    results = _store(engine, rows, as_of)
+    docs_index = gx_docs_index(settings)
     from cvp.validation.summary_page import write_summary_page
 
     summary = write_summary_page(settings, results, as_of)
@@ -219,17 +229,8 @@ def validate_derived(
         for result in outcome.run_results.values()
         for row in _rows(table, result, run_id, validated_at)
     ]
-    results = pd.DataFrame(rows)
-    with engine.begin() as conn:
-        write_frame(conn, validation_results, results.assign(as_of=as_of))
-    docs_index = (
-        Path(settings.expectations_dir)
-        / "gx"
-        / "uncommitted"
-        / "data_docs"
-        / "local_site"
-        / "index.html"
-    )
+    results = _store(engine, rows, as_of)
+    docs_index = gx_docs_index(settings)
     return ValidationReport(
         run_id,
         as_of,
