@@ -215,13 +215,6 @@ def _train_clv(
             config,
             failures,
         )
-        mlflow.set_tags(
-            {
-                "cvp.promotion.decision": "promoted" if decision.promoted else "kept_challenger",
-                "cvp.promotion.reason": decision.reason,
-                "cvp.model_version": version,
-            }
-        )
     return ModelOutcome(
         "clv", run.info.run_id, model_metrics, baseline_metrics, decision, importance, tuned.params
     ), tuned
@@ -236,7 +229,7 @@ def _decide(
         except KeyError:  # the champion needs features the current set no longer has
             return float("-inf")
 
-    return decide_promotion(
+    decision = decide_promotion(
         client,
         MODEL_NAMES[target],
         version,
@@ -246,6 +239,15 @@ def _decide(
         config.promotion_margin,
         failures,
     )
+    # the same decision on the model's run, next to its metrics in the compare view
+    mlflow.set_tags(
+        {
+            "cvp.promotion.decision": "promoted" if decision.promoted else "kept_challenger",
+            "cvp.promotion.reason": decision.reason,
+            "cvp.model_version": version,
+        }
+    )
+    return decision
 
 
 def _train_churn(
@@ -332,13 +334,6 @@ def _train_churn(
             score_champion,
             config,
             failures,
-        )
-        mlflow.set_tags(
-            {
-                "cvp.promotion.decision": "promoted" if decision.promoted else "kept_challenger",
-                "cvp.promotion.reason": decision.reason,
-                "cvp.model_version": version,
-            }
         )
     return ModelOutcome(
         "churn",
