@@ -111,7 +111,12 @@ def top_reasons(
     # a missing value (no subscription, no surveys) is not something to tell a customer about
     usable = ~np.isnan(values) | (np.array(names) == "frequency_trend_90d")
     ranked = np.where(usable & (contributions > 0), contributions, -np.inf)
-    order = np.argsort(-ranked, axis=1)[:, :k]
+    k = min(k, ranked.shape[1])
+    # the k largest per row, then ordered: a full argsort would sort every feature of every row
+    top = np.argpartition(-ranked, k - 1, axis=1)[:, :k]
+    order = np.take_along_axis(
+        top, np.argsort(-np.take_along_axis(ranked, top, axis=1), axis=1, kind="stable"), axis=1
+    )
     texts, families = [], []
     for row, picks in enumerate(order):
         phrases, fams = [], []
@@ -122,4 +127,21 @@ def top_reasons(
             fams.append(codes[j].family)
         texts.append("; ".join(phrases))
         families.append(",".join(fams))
+    return texts, families
+
+
+EXPLAIN_CHUNK_ROWS = 100_000
+
+
+def explain(booster, features: pd.DataFrame, k: int = 3) -> tuple[list[str], list[str]]:
+    """`top_reasons` from LightGBM's TreeSHAP (`pred_contrib`), a chunk of rows at a time so the
+    contribution matrix of a million customers never exists at once."""
+    texts: list[str] = []
+    families: list[str] = []
+    for start in range(0, len(features), EXPLAIN_CHUNK_ROWS):
+        part = features.iloc[start : start + EXPLAIN_CHUNK_ROWS]
+        contributions = booster.predict(part, pred_contrib=True)[:, :-1]
+        part_texts, part_families = top_reasons(contributions, part, k)
+        texts += part_texts
+        families += part_families
     return texts, families

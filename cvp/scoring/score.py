@@ -13,12 +13,13 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Connection
 
 from cvp.actions.playbook import DEFAULT_PLAYBOOK, apply_playbook, load_playbook
-from cvp.actions.reasons import top_reasons
+from cvp.actions.reasons import explain
 from cvp.config import ScoringSettings
 from cvp.data import schema
 from cvp.data.warehouse import read_frame, write_frame
@@ -27,8 +28,8 @@ from cvp.models.calibration import Calibrator
 from cvp.models.dataset import add_btyd_features
 from cvp.models.registry import CHAMPION, frame_for
 from cvp.scoring.store import alerts, customer_scores, stage_transitions, value_index_versions
-from cvp.value.index import tier_thresholds, value_index, value_tiers
-from cvp.value.lifecycle import LifecycleRules, lifecycle_stage, transition_matrix
+from cvp.value.index import INDICATORS, tier_thresholds, value_index, value_tiers
+from cvp.value.lifecycle import STAGE_COLUMNS, LifecycleRules, lifecycle_stage, transition_matrix
 from cvp.value.rfm import rfm_scores
 
 CHURN_MODEL, CLV_MODEL = "cvp-churn", "cvp-clv"
@@ -48,14 +49,26 @@ class ChampionModels:
     horizon_days: int
 
 
-def load_champions(client: MlflowClient) -> ChampionModels:
+def _champion_model_versions(client: MlflowClient) -> tuple[ModelVersion, ModelVersion]:
     try:
-        churn_v = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
-        clv_v = client.get_model_version_by_alias(CLV_MODEL, CHAMPION)
+        return (
+            client.get_model_version_by_alias(CHURN_MODEL, CHAMPION),
+            client.get_model_version_by_alias(CLV_MODEL, CHAMPION),
+        )
     except MlflowException as exc:
         raise NoChampionModel(
             "no champion churn and CLV models in the registry: run `cvp train --as-of DATE` first"
         ) from exc
+
+
+def champion_versions(client: MlflowClient) -> dict[str, str]:
+    """The registry versions a score run would use, as recorded in `audit_log.model_versions`."""
+    churn_v, clv_v = _champion_model_versions(client)
+    return {CHURN_MODEL: str(churn_v.version), CLV_MODEL: str(clv_v.version)}
+
+
+def load_champions(client: MlflowClient) -> ChampionModels:
+    churn_v, clv_v = _champion_model_versions(client)
     calibration = mlflow.artifacts.download_artifacts(
         run_id=churn_v.run_id, artifact_path="calibration.json"
     )
@@ -153,7 +166,8 @@ def score(
         "low",
     )
     out["clv_lifetime"] = lifetime_value(clv, churn_p, models.horizon_days, rules)
-    indicators = features.assign(clv_expected=clv)
+    # only the columns each step reads: `assign` on the wide frame would copy all of it
+    indicators = features[[c for c in INDICATORS if c != "clv_expected"]].assign(clv_expected=clv)
     index, weights = value_index(indicators, rules.value_index_weights)
     thresholds = tier_thresholds(index)
     out["value_index"] = index.to_numpy()
@@ -164,14 +178,13 @@ def score(
     prev_stage = (
         previous.set_index("customer_id")["lifecycle_stage"].reindex(out["customer_id"]).to_numpy()
     )
-    staged = features.assign(churn_probability=churn_p)
+    staged = features[list(STAGE_COLUMNS)].assign(churn_probability=churn_p)
     out["lifecycle_stage"] = lifecycle_stage(
         staged, pd.Series(prev_stage, index=features.index), lifecycle
     ).to_numpy()
     out["previous_stage"] = prev_stage
 
-    contributions = models.churn.predict(x_churn, pred_contrib=True)[:, :-1]
-    texts, families = top_reasons(contributions, x_churn)
+    texts, families = explain(models.churn, x_churn)
     out["top_reasons"] = texts
     out["reason_families"] = families
     out["reason_family"] = [f.split(",")[0] if f else "value" for f in families]

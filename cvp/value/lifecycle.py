@@ -7,6 +7,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 STAGES = ("new", "active", "at_risk", "lapsed", "churned", "reactivated")
+# feature columns the rules read, besides churn_probability
+STAGE_COLUMNS = ("recency_days", "tenure_days", "subscription_active", "is_contractual")
 
 
 class LifecycleRules(BaseModel):
