@@ -227,6 +227,7 @@ def train(
     ] = False,
 ) -> None:
     """Tune, train, backtest and register the churn and CLV models (champion/challenger)."""
+    from cvp.orchestration.parameters import TrainParameters
     from cvp.validation.runner import ValidationFailed
     from flows.train import train_flow
     from tasks.training import leaderboard
@@ -239,12 +240,14 @@ def train(
             f"Training {', '.join(targets)} as of {as_of.date()} ({trials} trials each)..."
         ):
             result = train_flow(
-                as_of=as_of.date(),
-                targets=targets,
-                trials=trials,
-                horizon_days=horizon_days,
-                seed=seed,
-                force_validation=force_validation,
+                TrainParameters(
+                    as_of=as_of.date(),
+                    targets=targets,
+                    trials=trials,
+                    horizon_days=horizon_days,
+                    seed=seed,
+                    force_validation=force_validation,
+                )
             )
     except ValidationFailed as exc:
         console.print(f"[red]training stopped before any model was written[/red]\n{exc}")
@@ -419,6 +422,128 @@ def demo(
         f"MLflow runs     {settings.mlflow_tracking_uri} "
         f"(open with: .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri})"
     )
+
+
+@app.command()
+def backfill(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First date.")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last date.")],
+    every: Annotated[str, typer.Option(help="Step: 1d, 1w, 2w, 1mo, 3mo...")] = "1w",
+    target: Annotated[
+        list[str], typer.Option("--target", help="train, features, score, plan (repeatable).")
+    ] = None,
+    max_concurrency: Annotated[int, typer.Option(min=1, max=8)] = 1,
+    force: Annotated[bool, typer.Option(help="Redo dates already done.")] = False,
+    trials: Annotated[int, typer.Option(min=1, help="Optuna trials, with --target train.")] = 10,
+    budget: Annotated[float, typer.Option(min=0, help="Budget, with --target plan.")] = 10_000.0,
+) -> None:
+    """Run the backfill flow here (the same flow the `backfill` deployment runs)."""
+    from pydantic import ValidationError
+
+    from cvp.orchestration.parameters import BackfillParameters
+    from flows.backfill import backfill_flow
+
+    try:
+        params = BackfillParameters(
+            start=start.date(),
+            end=end.date(),
+            every=every,
+            targets=target or ["features", "score"],
+            max_concurrency=max_concurrency,
+            force=force,
+            trials=trials,
+            budget=budget,
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    state = backfill_flow(params, return_state=True)
+    if not state.is_completed():
+        console.print(f"[red]{state.message}[/red] (table artifact 'backfill-report')")
+        raise typer.Exit(1)
+    columns = ("as_of", "status", "customers_scored", "duration_s", "detail")
+    table = Table(title=f"Backfill {params.start}..{params.end} every {params.every}")
+    for column in columns:
+        table.add_column(column)
+    for row in state.result():
+        table.add_row(*(str(row[c]) for c in columns))
+    console.print(table)
+
+
+@app.command()
+def deploy() -> None:
+    """Apply infra/prefect.yaml (pipeline daily, train weekly, backfill on demand) to the server."""
+    from cvp.config import get_settings
+    from cvp.orchestration.servers import PREFECT_YAML, prefect_api_url
+    from cvp.orchestration.servers import deploy as apply_deployments
+
+    settings = get_settings()
+    api = os.environ.get("PREFECT_API_URL") or prefect_api_url(settings.server)
+    result = apply_deployments(settings)
+    if result.returncode:
+        console.print(result.stdout[-4000:], result.stderr[-4000:])
+        console.print(f"[red]prefect deploy failed (exit {result.returncode}) against {api}[/red]")
+        raise typer.Exit(1)
+    console.print(
+        f"deployments from {PREFECT_YAML} applied to {api}: pipeline (daily), train (weekly), backfill"
+    )
+    console.print(f"open {api.removesuffix('/api')}/deployments to run them from the UI")
+
+
+server_app = typer.Typer(help="Local Prefect server, MLflow tracking server and worker.")
+app.add_typer(server_app, name="server")
+
+
+def _print_services() -> bool:
+    from cvp.config import get_settings
+    from cvp.orchestration.servers import status
+
+    table = Table(title="cvp servers")
+    for column in ("service", "pid", "state", "url", "log"):
+        table.add_column(column)
+    services = status(get_settings())
+    for service in services:
+        state = "healthy" if service.healthy else ("running" if service.running else "stopped")
+        table.add_row(
+            service.name, str(service.pid or "-"), state, service.url or "-", str(service.log)
+        )
+    console.print(table)
+    return all(service.healthy for service in services)
+
+
+@server_app.command("up")
+def server_up() -> None:
+    """Start the Prefect server, the MLflow server and a process worker (bound to the host)."""
+    from cvp.config import get_settings
+    from cvp.orchestration.servers import prefect_api_url, up
+
+    settings = get_settings()
+    try:
+        up(settings)
+    except (RuntimeError, TimeoutError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    _print_services()
+    console.print(
+        f"Prefect UI: {prefect_api_url(settings.server).removesuffix('/api')}   "
+        f"then: export PREFECT_API_URL={prefect_api_url(settings.server)}; cvp deploy"
+    )
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Each service's pid, health and log; exit 1 unless all are healthy."""
+    if not _print_services():
+        raise typer.Exit(1)
+
+
+@server_app.command("down")
+def server_down() -> None:
+    """Stop the worker, then both servers."""
+    from cvp.config import get_settings
+    from cvp.orchestration.servers import down
+
+    stopped = down(get_settings())
+    console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
 @app.command()

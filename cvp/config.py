@@ -6,6 +6,7 @@ import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -61,6 +62,25 @@ class ScoringSettings(BaseModel):
     playbook: Path | None = Field(None, description="YAML playbook; the shipped default if unset")
 
 
+class ServerSettings(BaseModel):
+    """`cvp server up`: Prefect server, MLflow tracking server and a worker, on this machine."""
+
+    host: str = Field("127.0.0.1", description="bind address of both servers")
+    prefect_port: int = Field(4200, ge=1, le=65535)
+    mlflow_port: int = Field(5000, ge=1, le=65535)
+    backend: Literal["sqlite", "postgresql"] = Field(
+        "sqlite", description="database of the Prefect server and the MLflow tracking server"
+    )
+    postgres_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432",
+        description="PostgreSQL server for backend=postgresql; databases are created if missing",
+    )
+    prefect_database: str = "cvp_prefect"
+    mlflow_database: str = "cvp_mlflow"
+    state_dir: Path = Field(Path(".cvp/servers"), description="pid files, logs, SQLite files")
+    startup_timeout_s: float = Field(120.0, gt=0)
+
+
 class Settings(BaseSettings):
     """One settings object for every command; nested keys use `CVP_SECTION__KEY`."""
 
@@ -86,6 +106,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     validation: ValidationSettings = ValidationSettings()
     scoring: ScoringSettings = ScoringSettings()
+    server: ServerSettings = ServerSettings()
 
     @classmethod
     def settings_customise_sources(

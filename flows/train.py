@@ -1,32 +1,25 @@
-"""Flow: tune, train, evaluate and register the churn and CLV models."""
+"""Flow: tune, train, evaluate and register the churn and CLV models (weekly deployment)."""
 
 from __future__ import annotations
-
-from datetime import date
 
 from prefect import flow
 
 from cvp.jobs.training_jobs import TrainingConfig, TrainingResult
+from cvp.orchestration.parameters import TrainParameters, resolve_as_of
 from tasks.data import init_task
 from tasks.training import train_task
 
 
 @flow(name="train", log_prints=True)
-def train_flow(
-    as_of: date,
-    targets: list[str] | None = None,
-    trials: int = 20,
-    horizon_days: int = 90,
-    seed: int = 7,
-    force_validation: bool = False,
-) -> TrainingResult:
+def train_flow(params: TrainParameters | None = None) -> TrainingResult:
+    params = params or TrainParameters()
     init_task()
     config = TrainingConfig(
-        as_of=as_of,
-        targets=tuple(targets or ("churn", "clv")),
-        trials=trials,
-        horizon_days=horizon_days,
-        seed=seed,
-        force_validation=force_validation,
+        as_of=resolve_as_of(params.as_of),
+        targets=tuple(params.targets),
+        trials=params.trials,
+        horizon_days=params.horizon_days,
+        seed=params.seed,
+        force_validation=params.force_validation,
     )
     return train_task(config)

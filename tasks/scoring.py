@@ -14,8 +14,10 @@ from cvp.scoring.score import ScoreResult
 
 
 @task(name="score")
-def score_task(as_of: date, force_validation: bool = False) -> ScoreResult:
-    result = run_score(get_settings(), as_of, force_validation)
+def score_task(
+    as_of: date, force_validation: bool = False, reuse_snapshot: bool = False
+) -> ScoreResult:
+    result = run_score(get_settings(), as_of, force_validation, reuse_snapshot)
     scores = result.scores
     lines = [
         f"# Scores as of {as_of}",

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cvp.data import schema
-from cvp.data.warehouse import write_frame
+from cvp.data.warehouse import read_frame, write_frame
 from cvp.features.build import catalog
 
 feature_snapshots = sa.Table(
@@ -36,3 +36,16 @@ def write_snapshot(conn: Connection, version: str, as_of: date, frame: pd.DataFr
     )
     out = frame.assign(feature_set_version=version, as_of=pd.Timestamp(as_of).date())
     return write_frame(conn, feature_snapshots, out)
+
+
+def read_snapshot(conn: Connection, version: str, as_of: date) -> pd.DataFrame:
+    """The stored snapshot in the shape `build_features` returns (empty if none is stored)."""
+    frame = read_frame(
+        conn,
+        sa.select(feature_snapshots).where(
+            feature_snapshots.c.feature_set_version == version, feature_snapshots.c.as_of == as_of
+        ),
+    )
+    frame = frame.drop(columns=["feature_set_version"]).sort_values("customer_id")
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
+    return frame.reset_index(drop=True)

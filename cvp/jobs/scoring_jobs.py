@@ -15,7 +15,7 @@ from cvp.data.fingerprint import warehouse_fingerprint
 from cvp.data.warehouse import get_engine, read_frame, write_frame
 from cvp.experiments.tracking import configure_tracking, tracked_run
 from cvp.features.build import feature_set_version
-from cvp.features.store import write_snapshot
+from cvp.features.store import read_snapshot, write_snapshot
 from cvp.scoring.score import ScoreResult, load_champions, score, write_scores
 from cvp.scoring.store import customer_scores, retention_plan
 from cvp.validation.gate import validation_gate
@@ -26,7 +26,11 @@ SCORING_EXPERIMENT = "scoring"
 EXPORT_COLUMNS = [c.name for c in customer_scores.columns if c.name not in ("scored_at",)]
 
 
-def run_score(settings: Settings, as_of: date, force_validation: bool = False) -> ScoreResult:
+def run_score(
+    settings: Settings, as_of: date, force_validation: bool = False, reuse_snapshot: bool = False
+) -> ScoreResult:
+    """`reuse_snapshot`: score the stored snapshot of this date (a pipeline that has just built
+    it) instead of building it again; falls back to building when none is stored."""
     engine = get_engine(settings.warehouse_url)
     models = load_champions(configure_tracking(settings))  # fails first if nothing is trained
     gate = validation_gate(engine, settings, as_of, force=force_validation)
@@ -42,9 +46,12 @@ def run_score(settings: Settings, as_of: date, force_validation: bool = False) -
         audit.model_versions = {"cvp-churn": models.churn_version, "cvp-clv": models.clv_version}
         with engine.connect() as conn:
             audit.data_fingerprint, _ = warehouse_fingerprint(conn)
-            result = score(conn, models, as_of, settings.scoring, LifecycleRules())
+            stored = read_snapshot(conn, feature_set_version(), as_of) if reuse_snapshot else None
+            stored = stored if stored is not None and not stored.empty else None
+            result = score(conn, models, as_of, settings.scoring, LifecycleRules(), snapshot=stored)
         with engine.begin() as conn:  # snapshot, scores and their side tables commit together
-            write_snapshot(conn, feature_set_version(), as_of, result.features)
+            if stored is None:
+                write_snapshot(conn, feature_set_version(), as_of, result.features)
             write_scores(
                 conn, result, "config" if settings.scoring.value_index_weights else "entropy"
             )
@@ -56,6 +63,7 @@ def run_score(settings: Settings, as_of: date, force_validation: bool = False) -
         mlflow.log_params(
             {
                 **params,
+                "reused_snapshot": stored is not None,
                 "churn_model_version": models.churn_version,
                 "clv_model_version": models.clv_version,
             }

@@ -3,8 +3,10 @@ keep every result in `validation_results`, and build Data Docs plus an offline s
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -169,6 +171,21 @@ def _store(engine: Engine, rows: list[dict], as_of: date) -> pd.DataFrame:
     return results
 
 
+# Great Expectations' file context is not thread-safe: two dates of a backfill validating at once
+# in one process corrupt each other's suites. Validation is short next to the jobs around it.
+_GX_LOCK = threading.RLock()
+
+
+def _one_at_a_time(function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with _GX_LOCK:
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_one_at_a_time
 def validate_warehouse(
     engine: Engine, settings: Settings, as_of: date | None = None, tables: list[str] | None = None
 ) -> ValidationReport:
@@ -205,6 +222,7 @@ def validate_warehouse(
     return ValidationReport(run_id, as_of, results, docs_index, summary, names)
 
 
+@_one_at_a_time
 def validate_derived(
     engine: Engine, settings: Settings, table: str, as_of: date
 ) -> ValidationReport:

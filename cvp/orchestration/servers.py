@@ -1,0 +1,296 @@
+"""`cvp server up|status|down` and `cvp deploy`: the Prefect server, the MLflow tracking server
+and a Prefect process worker as background processes on 127.0.0.1, with pid files and logs in
+`server.state_dir`. Both servers keep their state in SQLite files there or in PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from cvp.config import ServerSettings, Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PREFECT_YAML = PROJECT_ROOT / "infra" / "prefect.yaml"
+SERVICES = ("prefect", "mlflow", "worker")
+WORK_POOL = "cvp-process"  # the pool every deployment in infra/prefect.yaml names
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def prefect_api_url(server: ServerSettings) -> str:
+    return f"http://{server.host}:{server.prefect_port}/api"
+
+
+def mlflow_url(server: ServerSettings) -> str:
+    return f"http://{server.host}:{server.mlflow_port}"
+
+
+def _postgres_database_url(server: ServerSettings, database: str, driver: str) -> str:
+    url = make_url(server.postgres_url).set(drivername=f"postgresql+{driver}", database=database)
+    return url.render_as_string(hide_password=False)
+
+
+def ensure_postgres_database(server: ServerSettings, database: str) -> None:
+    """CREATE DATABASE if missing (it cannot run inside a transaction, hence AUTOCOMMIT)."""
+    admin = sa.create_engine(
+        _postgres_database_url(server, "postgres", "psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+            ).scalar()
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    finally:
+        admin.dispose()
+
+
+def backend_urls(settings: Settings) -> tuple[str, str]:
+    """(Prefect server database URL with its async driver, MLflow backend store URI)."""
+    server = settings.server
+    if server.backend == "postgresql":
+        return (
+            _postgres_database_url(server, server.prefect_database, "asyncpg"),
+            _postgres_database_url(server, server.mlflow_database, "psycopg"),
+        )
+    state = server.state_dir.resolve()
+    tracking = settings.mlflow_tracking_uri
+    if tracking.startswith("sqlite:"):  # the embedded store: the server shows the same runs
+        mlflow_store = f"sqlite:///{Path(make_url(tracking).database).resolve()}"
+    else:
+        mlflow_store = f"sqlite:///{state / 'mlflow.db'}"
+    return f"sqlite+aiosqlite:///{state / 'prefect.db'}", mlflow_store
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    pid: int | None
+    running: bool
+    healthy: bool
+    url: str | None
+    log: Path
+
+
+def _pid_file(server: ServerSettings, name: str) -> Path:
+    return server.state_dir / f"{name}.pid"
+
+
+def _log_file(server: ServerSettings, name: str) -> Path:
+    return server.state_dir / f"{name}.log"
+
+
+def _read_pid(server: ServerSettings, name: str) -> int | None:
+    path = _pid_file(server, name)
+    try:
+        pid = int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited child not yet reaped) is not running
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _health_url(settings: Settings, name: str) -> str | None:
+    server = settings.server
+    if name == "prefect":
+        return prefect_api_url(server) + "/health"
+    if name == "mlflow":
+        return mlflow_url(server) + "/health"
+    return None
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    server = settings.server
+    prefect_db, _ = backend_urls(settings)
+    return {
+        **os.environ,
+        "PREFECT_API_URL": prefect_api_url(server),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "MLFLOW_ENABLE_TELEMETRY": "false",
+        "DO_NOT_TRACK": "true",
+        # flow runs started by the worker log to the tracking server
+        "CVP_MLFLOW_TRACKING_URI": mlflow_url(server),
+        "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "5"),
+    }
+
+
+def _command(settings: Settings, name: str) -> list[str]:
+    server = settings.server
+    if name == "prefect":
+        return [
+            _bin("prefect"),
+            "server",
+            "start",
+            "--host",
+            server.host,
+            "--port",
+            str(server.prefect_port),
+        ]
+    if name == "mlflow":
+        _, store = backend_urls(settings)
+        artifacts = str(settings.mlflow_artifact_root)
+        if "://" not in artifacts:
+            artifacts = str(Path(artifacts).resolve())
+        return [
+            _bin("mlflow"),
+            "server",
+            "--backend-store-uri",
+            store,
+            "--artifacts-destination",
+            artifacts,
+            "--host",
+            server.host,
+            "--port",
+            str(server.mlflow_port),
+            "--workers",
+            "1",
+        ]
+    return [_bin("prefect"), "worker", "start", "--pool", WORK_POOL, "--type", "process"]
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    server = settings.server
+    found = []
+    for name in SERVICES:
+        pid = _read_pid(server, name)
+        url = _health_url(settings, name)
+        healthy = pid is not None and (url is None or _http_ok(url))
+        shown = url.removesuffix("/api/health").removesuffix("/health") if url else None
+        found.append(
+            ServiceStatus(name, pid, pid is not None, healthy, shown, _log_file(server, name))
+        )
+    return found
+
+
+def _wait_healthy(settings: Settings, name: str, process: subprocess.Popen) -> None:
+    url = _health_url(settings, name)
+    deadline = time.monotonic() + settings.server.startup_timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{name} exited with code {process.returncode}; see {_log_file(settings.server, name)}"
+            )
+        if url is None or _http_ok(url):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(
+        f"{name} not healthy at {url} after {settings.server.startup_timeout_s:.0f} s; "
+        f"see {_log_file(settings.server, name)}"
+    )
+
+
+def up(settings: Settings) -> list[ServiceStatus]:
+    """Start whatever is not running yet, in order, each healthy before the next starts."""
+    server = settings.server
+    server.state_dir.mkdir(parents=True, exist_ok=True)
+    if server.backend == "postgresql":
+        ensure_postgres_database(server, server.prefect_database)
+        ensure_postgres_database(server, server.mlflow_database)
+    env = _environment(settings)
+    for name in SERVICES:
+        if _read_pid(server, name) is not None:
+            continue
+        with _log_file(server, name).open("ab") as log:
+            process = subprocess.Popen(
+                _command(settings, name),
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: `down` stops its children too
+            )
+        _pid_file(server, name).write_text(str(process.pid))
+        _wait_healthy(settings, name, process)
+    return status(settings)
+
+
+def down(settings: Settings, timeout_s: float = 20.0) -> list[str]:
+    """Stop the worker first, then the servers; SIGTERM to each process group, then SIGKILL."""
+    stopped = []
+    for name in reversed(SERVICES):
+        pid = _read_pid(settings.server, name)
+        if pid is not None:
+            _stop_group(pid, timeout_s)
+            stopped.append(name)
+        _pid_file(settings.server, name).unlink(missing_ok=True)
+    return stopped
+
+
+def _stop_group(pid: int, timeout_s: float) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.2)
+
+
+def deploy(settings: Settings) -> subprocess.CompletedProcess:
+    """Apply `infra/prefect.yaml` to the server: every deployment, on the `cvp-process` pool.
+
+    Runs from the project root, so Prefect records it as the flow runs' working directory."""
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": os.environ.get("PREFECT_API_URL") or prefect_api_url(settings.server),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    subprocess.run(
+        [_bin("prefect"), "work-pool", "create", WORK_POOL, "--type", "process"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )  # fails harmlessly when the pool exists
+    return subprocess.run(
+        [
+            _bin("prefect"),
+            "--no-prompt",
+            "deploy",
+            "--all",
+            "--prefect-file",
+            str(PREFECT_YAML),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )

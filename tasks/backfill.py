@@ -1,0 +1,71 @@
+"""Thin Prefect pieces of the backfill: the per-date task, its concurrency limit, the report."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+from prefect.states import State
+
+from cvp.config import get_settings
+from cvp.orchestration.backfill import DateOutcome, run_backfill_date
+from cvp.orchestration.parameters import BackfillParameters
+from tasks.retry import retry_transient
+
+BACKFILL_ARTIFACT = "backfill-report"
+
+
+@contextlib.contextmanager
+def run_concurrency_limit(name: str, limit: int) -> Iterator[str]:
+    """A global concurrency limit that lives as long as one backfill run."""
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(name, limit)
+    try:
+        yield name
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(name)
+
+
+@task(
+    name="backfill-date",
+    task_run_name="backfill {as_of}",
+    retries=2,
+    retry_delay_seconds=[5, 20],
+    retry_condition_fn=retry_transient,
+)
+def backfill_date_task(params: BackfillParameters, as_of: date, limit_name: str) -> DateOutcome:
+    with concurrency(limit_name, occupy=1, strict=True):
+        return run_backfill_date(get_settings(), params, as_of)
+
+
+def backfill_report(dates: list[date], states: list[State]) -> list[DateOutcome]:
+    """One outcome per date (failed ones carry their final error) and the table artifact."""
+    outcomes = []
+    for day, state in zip(dates, states, strict=True):
+        if state.is_completed():
+            outcomes.append(state.result())
+        else:
+            outcomes.append(DateOutcome(day, "failed", None, 0.0, _error(state)))
+    create_table_artifact(
+        key=BACKFILL_ARTIFACT,
+        table=[o.row() for o in outcomes],
+        description=f"Backfill of {len(dates)} dates: "
+        + ", ".join(
+            f"{s} {sum(o.status == s for o in outcomes)}" for s in ("done", "skipped", "failed")
+        ),
+    )
+    return outcomes
+
+
+def _error(state: State) -> str:
+    try:
+        state.result()
+    except Exception as exc:  # the task's final exception, after its retries
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return state.message or state.type.value
