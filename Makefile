@@ -38,4 +38,4 @@ bench: install  ## benchmarks; results are printed and appended to bench-results
 	$(VENV)/bin/python benchmarks/bench_scoring.py --customers 1000000
 
 clean:
-	rm -rf data mlruns .secrets expectations/gx/uncommitted
+	rm -rf data mlruns .secrets .cvp expectations/gx/uncommitted

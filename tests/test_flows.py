@@ -41,6 +41,24 @@ def test_demo_flow_imports_every_landing_file_with_pii_split_off(env_settings, t
     assert len(result["scored"].scores) == features.customers
     assert result["planned"].cost <= 2_000
 
+    # the daily pipeline on the same date: the snapshot is a Prefect cache hit on unchanged data
+    from cvp.orchestration.parameters import PipelineParameters
+    from flows.pipeline import pipeline_flow
+
+    before = _commands(env_settings)
+    daily = pipeline_flow(PipelineParameters(as_of=features.as_of, budget=1_000))
+    after = _commands(env_settings)
+    assert daily["scored"] == daily["customers"] == features.customers
+    assert daily["plan_cost"] <= 1_000
+    assert after["features"] == before["features"]  # cached, not rebuilt
+    assert after["score"] == before["score"] + 1 and after["plan"] == before["plan"] + 1
+
+
+def _commands(settings) -> pd.Series:
+    with get_engine(settings.warehouse_url).connect() as conn:
+        audit = read_frame(conn, "SELECT command FROM audit_log WHERE status = 'succeeded'")
+    return audit["command"].value_counts()
+
 
 @pytest.mark.usefixtures("prefect_server")
 def test_malformed_landing_rows_are_quarantined_not_lost(env_settings, tmp_path):
