@@ -66,12 +66,11 @@ def prepare(root: Path, customers: int) -> None:
 
 def measure(root: Path) -> dict:
     """Own process: peak memory is scoring's alone."""
-    import sqlalchemy as sa
-
     from cvp.config import ScoringSettings
-    from cvp.data.warehouse import get_engine, read_frame
+    from cvp.data.warehouse import get_engine
     from cvp.experiments.tracking import configure_tracking
-    from cvp.features.store import feature_snapshots
+    from cvp.features.build import feature_set_version
+    from cvp.features.store import read_snapshot
     from cvp.models.dataset import add_btyd_features
     from cvp.models.registry import frame_for
     from cvp.scoring.score import load_champions, score, write_scores
@@ -81,15 +80,7 @@ def measure(root: Path) -> dict:
     models = load_champions(configure_tracking(settings))
     engine = get_engine(settings.warehouse_url)
     with engine.connect() as conn:
-        snapshot = read_frame(
-            conn, sa.select(feature_snapshots).where(feature_snapshots.c.as_of == AS_OF)
-        )
-    snapshot = (
-        snapshot.drop(columns=["feature_set_version"])
-        .sort_values("customer_id")
-        .reset_index(drop=True)
-    )
-    snapshot["as_of"] = snapshot["as_of"].astype("datetime64[ns]")
+        snapshot = read_snapshot(conn, feature_set_version(), AS_OF)
     matrix = frame_for(models.churn, add_btyd_features(snapshot, models.horizon_days)).astype(
         "float64"
     )
