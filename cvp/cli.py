@@ -5,9 +5,12 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,19 +24,57 @@ app = typer.Typer(
 )
 console = Console()
 
+if TYPE_CHECKING:
+    from cvp.orchestration.prefect_env import PrefectTarget
+
+_prefect: PrefectTarget | None = None
+
 
 @app.callback()
 def _setup() -> None:
-    """Runs before every command: quiet third-party logs, release connections at exit."""
+    """Runs before every command: quiet third-party logs, decide where Prefect runs go (before
+    Prefect is imported), release connections at exit."""
+    global _prefect
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
+    from cvp.config import get_settings
     from cvp.data.warehouse import dispose_engines
+    from cvp.orchestration.prefect_env import configure_prefect
 
+    _prefect = configure_prefect(get_settings())
     atexit.register(dispose_engines)
+
+
+@contextmanager
+def _orchestrated() -> Iterator[None]:
+    """Around a command that runs Prefect flows: say in one line where its runs go, start
+    Prefect's temporary server as a visible stage when no server runs, show stage progress."""
+    from cvp.progress import RichReporter, stage
+
+    target = _prefect
+    if target is not None and target.mode != "ephemeral":
+        console.print(f"[dim]{target.describe()}[/dim]")
+    with RichReporter(console):
+        if target is not None and target.mode == "ephemeral":
+            from prefect.server.api.server import SubprocessASGIServer
+
+            with stage(f"Prefect: {target.describe()}"):
+                try:
+                    SubprocessASGIServer().start(timeout=int(target.startup_timeout_s))
+                except RuntimeError as exc:
+                    console.print(
+                        f"[red]error:[/red] Prefect's temporary API server did not start within "
+                        f"{target.startup_timeout_s:.0f} s; raise [prefect] "
+                        "ephemeral_startup_timeout_s in cvp.toml or run `cvp server up` first"
+                    )
+                    raise typer.Exit(3) from exc
+        yield
 
 
 def _counts_table(title: str, counts: dict[str, int]) -> Table:
@@ -79,7 +120,7 @@ def generate(
     from flows.generate import generate_flow
 
     defaults = get_settings().generator
-    with console.status("Generating synthetic data..."):
+    with _orchestrated():
         result = generate_flow(
             customers=customers or defaults.customers,
             seed=defaults.seed if seed is None else seed,
@@ -123,7 +164,7 @@ def ingest(
 
     mapping = _parse_mapping(map_ or [])
     try:
-        with console.status(f"Importing {path} into {table}..."):
+        with _orchestrated():
             report = ingest_flow(table=table, path=path, mapping=mapping, header=header)
     except IngestError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -167,7 +208,7 @@ def validate(
 
     from flows.validate import validate_flow
 
-    with console.status("Validating the warehouse..."):
+    with _orchestrated():
         report = validate_flow(as_of=as_of.date() if as_of else None, tables=table)
     failed = report.failures
     if failed.empty:
@@ -200,7 +241,7 @@ def features(
     """Build the point-in-time feature snapshot for every customer known at --as-of."""
     from flows.features import features_flow
 
-    with console.status(f"Building features as of {as_of.date()}..."):
+    with _orchestrated():
         result = features_flow(as_of=as_of.date())
     console.print(
         f"feature set {result.feature_set_version}: {result.customers:,} customers as of "
@@ -236,9 +277,7 @@ def train(
         raise typer.BadParameter("choose churn, clv or all", param_hint="--target")
     targets = ["churn", "clv"] if target == "all" else [target]
     try:
-        with console.status(
-            f"Training {', '.join(targets)} as of {as_of.date()} ({trials} trials each)..."
-        ):
+        with _orchestrated():
             result = train_flow(
                 TrainParameters(
                     as_of=as_of.date(),
@@ -299,7 +338,7 @@ def score(
     from flows.score import score_flow
 
     try:
-        with console.status(f"Scoring as of {as_of.date()}..."):
+        with _orchestrated():
             result = score_flow(as_of=as_of.date(), force_validation=force_validation)
     except (NoChampionModel, ValidationFailed) as exc:
         console.print(f"[red]scoring stopped before any score was written[/red]\n{exc}")
@@ -326,7 +365,8 @@ def plan(
     from flows.plan import plan_flow
 
     try:
-        totals = plan_flow(as_of=as_of.date(), budget=budget)
+        with _orchestrated():
+            totals = plan_flow(as_of=as_of.date(), budget=budget)
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -369,7 +409,7 @@ def demo(
     from flows.demo import demo_flow
 
     settings = get_settings()
-    with console.status("Running the demo pipeline..."):
+    with _orchestrated():
         result = demo_flow(customers=customers, seed=seed, trials=trials, budget=budget)
     console.print(_counts_table("Generated landing files (rows)", result["generated"].row_counts))
     ingested = Table(title="Imported into the warehouse")
@@ -456,7 +496,8 @@ def backfill(
         )
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    state = backfill_flow(params, return_state=True)
+    with _orchestrated():
+        state = backfill_flow(params, return_state=True)
     if not state.is_completed():
         console.print(f"[red]{state.message}[/red] (table artifact 'backfill-report')")
         raise typer.Exit(1)
@@ -475,10 +516,18 @@ def deploy() -> None:
     from cvp.config import get_settings
     from cvp.orchestration.servers import PREFECT_YAML, prefect_api_url
     from cvp.orchestration.servers import deploy as apply_deployments
+    from cvp.progress import RichReporter, stage
 
     settings = get_settings()
+    if _prefect is not None and _prefect.mode == "ephemeral":
+        console.print(
+            "[red]error:[/red] no Prefect server to deploy to: run `cvp server up` first "
+            "(or set PREFECT_API_URL to your server)"
+        )
+        raise typer.Exit(3)
     api = os.environ.get("PREFECT_API_URL") or prefect_api_url(settings.server)
-    result = apply_deployments(settings)
+    with RichReporter(console), stage(f"Applying {PREFECT_YAML.name} to {api}"):
+        result = apply_deployments(settings)
     if result.returncode:
         console.print(result.stdout[-4000:], result.stderr[-4000:])
         console.print(f"[red]prefect deploy failed (exit {result.returncode}) against {api}[/red]")
@@ -515,17 +564,19 @@ def server_up() -> None:
     """Start the Prefect server, the MLflow server and a process worker (bound to the host)."""
     from cvp.config import get_settings
     from cvp.orchestration.servers import prefect_api_url, up
+    from cvp.progress import RichReporter
 
     settings = get_settings()
     try:
-        up(settings)
+        with RichReporter(console):
+            up(settings)
     except (RuntimeError, TimeoutError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     _print_services()
     console.print(
-        f"Prefect UI: {prefect_api_url(settings.server).removesuffix('/api')}   "
-        f"then: export PREFECT_API_URL={prefect_api_url(settings.server)}; cvp deploy"
+        f"Prefect UI: {prefect_api_url(settings.server).removesuffix('/api')}; every cvp command "
+        "run from this folder now reports there (no variable to export); next: cvp deploy"
     )
 
 
@@ -554,5 +605,20 @@ def version() -> None:
     console.print(package_version("cvp"))
 
 
+def main() -> None:
+    """The `cvp` console script. Runs the command, then the exit handlers (Prefect's temporary
+    server, connections, MLflow), then leaves without interpreter teardown: DuckDB's nanobind
+    bindings otherwise print ~40 "nanobind: leaked ..." lines at every exit."""
+    try:
+        app()  # standalone: usage errors and typer.Exit end in SystemExit with their code
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    app()
+    main()

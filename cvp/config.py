@@ -81,6 +81,20 @@ class ServerSettings(BaseModel):
     startup_timeout_s: float = Field(120.0, gt=0)
 
 
+class PrefectSettings(BaseModel):
+    """How a `cvp` command reaches Prefect when no server from `cvp server up` is running."""
+
+    home: Path = Field(
+        Path(".cvp/prefect"),
+        description="Prefect's state for the temporary API server, unless PREFECT_HOME is set",
+    )
+    ephemeral_startup_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="wait for the temporary API server; its first start creates its database",
+    )
+
+
 class Settings(BaseSettings):
     """One settings object for every command; nested keys use `CVP_SECTION__KEY`."""
 
@@ -107,6 +121,7 @@ class Settings(BaseSettings):
     validation: ValidationSettings = ValidationSettings()
     scoring: ScoringSettings = ScoringSettings()
     server: ServerSettings = ServerSettings()
+    prefect: PrefectSettings = PrefectSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -127,7 +142,16 @@ class Settings(BaseSettings):
 
     @property
     def operator(self) -> str:
-        return self.run_by or os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+        """`run_by`, else the login name: `getpass` reads LOGNAME/USER/USERNAME and falls back to
+        the password database, so a shell without $USER (containers, cron) still says who ran."""
+        if self.run_by:
+            return self.run_by
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return f"uid {os.getuid()}"
 
 
 @lru_cache(maxsize=1)

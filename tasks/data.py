@@ -12,16 +12,19 @@ from cvp.data.ingest import IngestReport
 from cvp.data.synthetic import GeneratorConfig
 from cvp.jobs.data_jobs import GenerateResult, run_generate, run_ingest
 from cvp.jobs.setup import InitResult, initialise
+from cvp.progress import stage
 
 
 @task(name="init", retries=2, retry_delay_seconds=[1, 2])
 def init_task() -> InitResult:
-    return initialise(get_settings())
+    with stage("Preparing the warehouse, MLflow store and expectations"):
+        return initialise(get_settings())
 
 
 @task(name="generate")
 def generate_task(config: GeneratorConfig, export_dir: Path | None) -> GenerateResult:
-    result = run_generate(get_settings(), config, export_dir)
+    with stage(f"Generating {config.customers:,} synthetic customers"):
+        result = run_generate(get_settings(), config, export_dir)
     create_table_artifact(
         key="generated-rows",
         table=[{"table": k, "rows": v} for k, v in result.row_counts.items()],
@@ -34,7 +37,8 @@ def generate_task(config: GeneratorConfig, export_dir: Path | None) -> GenerateR
 def ingest_task(
     table: str, path: Path, mapping: dict[str, str], header: bool | None
 ) -> IngestReport:
-    report = run_ingest(get_settings(), table, path, mapping, header)
+    with stage(f"Importing {table} from {path.name}"):
+        report = run_ingest(get_settings(), table, path, mapping, header)
     lines = [
         f"# Ingest {table} from `{path.name}`",
         "",

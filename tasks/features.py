@@ -15,6 +15,7 @@ from cvp.data.fingerprint import warehouse_fingerprint
 from cvp.data.warehouse import get_engine
 from cvp.features.build import feature_set_version
 from cvp.jobs.feature_jobs import FeatureResult, run_features
+from cvp.progress import stage
 
 
 def features_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -35,7 +36,8 @@ def features_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> s
     persist_result=True,
 )
 def features_task(as_of: date) -> FeatureResult:
-    result = run_features(get_settings(), as_of)
+    with stage(f"Building point-in-time features as of {as_of}"):
+        result = run_features(get_settings(), as_of)
     worst = sorted(result.null_rates.items(), key=lambda kv: -kv[1])[:5]
     create_markdown_artifact(
         key="feature-snapshot",

@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from cvp.actions.budget import PlanTotals
 from cvp.config import get_settings
 from cvp.jobs.scoring_jobs import run_plan, run_score
+from cvp.progress import stage
 from cvp.scoring.score import ScoreResult
 
 
@@ -17,7 +18,8 @@ from cvp.scoring.score import ScoreResult
 def score_task(
     as_of: date, force_validation: bool = False, reuse_snapshot: bool = False
 ) -> ScoreResult:
-    result = run_score(get_settings(), as_of, force_validation, reuse_snapshot)
+    with stage(f"Scoring every customer as of {as_of}"):
+        result = run_score(get_settings(), as_of, force_validation, reuse_snapshot)
     scores = result.scores
     lines = [
         f"# Scores as of {as_of}",
@@ -50,7 +52,8 @@ def score_task(
 
 @task(name="plan")
 def plan_task(as_of: date, budget: float) -> PlanTotals:
-    totals, _ = run_plan(get_settings(), as_of, budget)
+    with stage(f"Planning a {budget:,.0f} retention budget"):
+        totals, _ = run_plan(get_settings(), as_of, budget)
     create_table_artifact(
         key="retention-plan",
         table=[

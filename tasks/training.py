@@ -7,6 +7,7 @@ from prefect.artifacts import create_table_artifact
 
 from cvp.config import get_settings
 from cvp.jobs.training_jobs import TrainingConfig, TrainingResult, run_train
+from cvp.progress import stage
 
 
 def leaderboard(result: TrainingResult) -> list[dict]:
@@ -32,7 +33,8 @@ def leaderboard(result: TrainingResult) -> list[dict]:
 
 @task(name="train")
 def train_task(config: TrainingConfig) -> TrainingResult:
-    result = run_train(get_settings(), config)
+    with stage(f"Training as of {config.as_of}"):
+        result = run_train(get_settings(), config)
     create_table_artifact(
         key="training-leaderboard",
         table=leaderboard(result),

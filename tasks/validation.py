@@ -9,12 +9,14 @@ from prefect.artifacts import create_markdown_artifact
 
 from cvp.config import get_settings
 from cvp.jobs.validation_jobs import run_validate
+from cvp.progress import stage
 from cvp.validation.runner import ValidationReport
 
 
 @task(name="validate")
 def validate_task(as_of: date | None, tables: list[str] | None) -> ValidationReport:
-    report = run_validate(get_settings(), as_of, tables)
+    with stage("Validating " + (", ".join(tables) if tables else "the raw tables")):
+        report = run_validate(get_settings(), as_of, tables)
     failed = report.failures
     lines = [
         f"# Data validation as of {report.as_of}",

@@ -132,6 +132,27 @@ def test_server_status_reports_all_three_healthy(stack):
     assert api.removesuffix("/api") in status.stdout
 
 
+def test_a_plain_command_reports_to_the_running_server_without_exported_variables(stack):
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+    _, env, api, _ = stack
+    assert "PREFECT_API_URL" not in env
+    validated = _cvp(["validate", "--table", "customers", "--as-of", "2025-12-31"], env)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert f"Prefect server {api}" in validated.stdout
+    assert "temporary Prefect API server" not in validated.stdout
+    assert "nanobind" not in validated.stderr
+    client, context = _client(api)
+    try:
+        with client:
+            runs = client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["validate"]))
+            )
+    finally:
+        context.__exit__(None, None, None)
+    assert len(runs) == 1 and runs[0].state.is_completed()
+
+
 def test_backfill_deployment_run_from_the_api_scores_every_date(stack):
     settings, env, api, _ = stack
     deployed = _cvp(["deploy"], env)

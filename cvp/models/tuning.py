@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from optuna_integration import LightGBMPruningCallback
 
 from cvp.models.metrics import normalized_gini
+from cvp.progress import advance, stage
 
 CHURN_MAX_DEPTH = 5
 BASE_PARAMS = {
@@ -137,7 +138,8 @@ def tune(
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_warmup_steps=20),
     )
-    study.optimize(objective, n_trials=trials)
+    with stage(f"Tuning the {task} model (Optuna trials)", total=trials):
+        study.optimize(objective, n_trials=trials, callbacks=[lambda study, trial: advance()])
     best = study.best_trial
     params = {**base, **_space(optuna.trial.FixedTrial(best.params), task, positives)}
     rounds = max(1, int(best.user_attrs["best_iteration"]))

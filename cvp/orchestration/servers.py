@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cvp.config import ServerSettings, Settings
+from cvp.progress import stage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PREFECT_YAML = PROJECT_ROOT / "infra" / "prefect.yaml"
@@ -123,6 +124,17 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+def running_prefect_api(settings: Settings) -> str | None:
+    """The API URL of the Prefect server `cvp server up` started, if it is up and healthy.
+
+    Every `cvp` command asks this first, so its runs land on that server without the user
+    exporting `PREFECT_API_URL`. Cheap when nothing runs: a missing pid file, no HTTP call."""
+    if _read_pid(settings.server, "prefect") is None:
+        return None
+    api = prefect_api_url(settings.server)
+    return api if _http_ok(api + "/health") else None
+
+
 def _health_url(settings: Settings, name: str) -> str | None:
     server = settings.server
     if name == "prefect":
@@ -224,18 +236,19 @@ def up(settings: Settings) -> list[ServiceStatus]:
     for name in SERVICES:
         if _read_pid(server, name) is not None:
             continue
-        with _log_file(server, name).open("ab") as log:
-            process = subprocess.Popen(
-                _command(settings, name),
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: `down` stops its children too
-            )
-        _pid_file(server, name).write_text(str(process.pid))
-        _wait_healthy(settings, name, process)
+        with stage(f"Starting the {name} {'process' if name == 'worker' else 'server'}"):
+            with _log_file(server, name).open("ab") as log:
+                process = subprocess.Popen(
+                    _command(settings, name),
+                    cwd=PROJECT_ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # its own process group: `down` stops its children
+                )
+            _pid_file(server, name).write_text(str(process.pid))
+            _wait_healthy(settings, name, process)
     return status(settings)
 
 
