@@ -58,13 +58,13 @@ def _orchestrated() -> Iterator[None]:
     from cvp.progress import RichReporter, stage
 
     target = _prefect
-    if target is not None and target.mode != "ephemeral":
-        console.print(f"[dim]{target.describe()}[/dim]")
+    if target is not None:
+        console.print(f"[dim]Prefect: {target.describe()}[/dim]")
     with RichReporter(console):
         if target is not None and target.mode == "ephemeral":
             from prefect.server.api.server import SubprocessASGIServer
 
-            with stage(f"Prefect: {target.describe()}"):
+            with stage("Starting Prefect's temporary API server"):
                 try:
                     SubprocessASGIServer().start(timeout=int(target.startup_timeout_s))
                 except RuntimeError as exc:

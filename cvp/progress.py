@@ -70,6 +70,7 @@ class RichReporter:
             TextColumn,
             TimeElapsedColumn,
         )
+        from rich.table import Column
         from rich.text import Text
 
         class CountColumn(ProgressColumn):
@@ -82,9 +83,12 @@ class RichReporter:
 
         self._progress = Progress(
             SpinnerColumn(finished_text="[green]✓[/green]"),
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=24),
-            CountColumn(),
+            TextColumn(
+                "{task.description}",
+                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis", min_width=20),
+            ),
+            BarColumn(bar_width=20),
+            CountColumn(table_column=Column(width=7, justify="right")),
             TimeElapsedColumn(),
             console=console,  # type: ignore[arg-type]
         )
