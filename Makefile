@@ -24,6 +24,7 @@ demo: install  ## the whole pipeline on synthetic data, on the embedded defaults
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy cvp
 
 test: lint  ## lint, then the test suite on DuckDB and the local PostgreSQL
 	$(VENV)/bin/pytest

@@ -69,6 +69,8 @@ def champion_versions(client: MlflowClient) -> dict[str, str]:
 
 def load_champions(client: MlflowClient) -> ChampionModels:
     churn_v, clv_v = _champion_model_versions(client)
+    if churn_v.run_id is None:
+        raise NoChampionModel(f"{CHURN_MODEL} version {churn_v.version} has no MLflow run")
     calibration = mlflow.artifacts.download_artifacts(
         run_id=churn_v.run_id, artifact_path="calibration.json"
     )
@@ -154,7 +156,7 @@ def score(
     snapshot = build_features(conn, as_of) if snapshot is None else snapshot
     features = add_btyd_features(snapshot, models.horizon_days)
     x_churn = frame_for(models.churn, features).astype("float64")
-    raw = models.churn.predict(x_churn)
+    raw = np.asarray(models.churn.predict(x_churn))
     churn_p = models.calibrator.apply(raw)
     clv = np.maximum(models.clv.predict(frame_for(models.clv, features).astype("float64")), 0)
     out = pd.DataFrame(
