@@ -101,7 +101,10 @@ def lifetime_value(
     periods = max(1, int(round(rules.lifetime_years * 365 / horizon_days)))
     discount = (1 + rules.annual_discount_rate) ** (horizon_days / 365) - 1
     factor = (1 - churn_p) / (1 + discount)
-    return clv_horizon * (1 - factor**periods) / np.maximum(1 - factor, 1e-9)
+    # geometric sum 1 + f + ... + f^(periods-1); at f = 1 (no churn, no discount) it is `periods`
+    safe = np.where(np.isclose(factor, 1.0), 0.5, factor)
+    geometric = np.where(np.isclose(factor, 1.0), periods, (1 - safe**periods) / (1 - safe))
+    return clv_horizon * geometric
 
 
 def _previous(conn: Connection, as_of: date) -> tuple[date | None, pd.DataFrame]:
