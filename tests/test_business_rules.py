@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from cvp.actions.budget import plan_budget
 from cvp.actions.playbook import PlaybookError, apply_playbook, load_playbook
@@ -17,6 +18,8 @@ from cvp.data import schema
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.warehouse import dispose_engines, get_engine
 from cvp.features.build import build_features
+from cvp.features.labels import build_labels
+from cvp.models.metrics import clv_metrics, expected_calibration_error, lift_at, normalized_gini
 from cvp.scoring.score import _alerts, control_flag, lifetime_value
 from cvp.value.index import entropy_weights, tier_thresholds, value_index, value_tiers
 from cvp.value.lifecycle import STAGES, LifecycleRules, lifecycle_stage, transition_matrix
@@ -302,36 +305,43 @@ def test_playbook_first_matching_rule_wins(tmp_path: Path):
         apply_playbook(load_playbook(without_catch_all), customers)
 
 
-def test_rfm_and_spend_features_of_a_hand_written_log(tmp_path: Path):
-    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    engine = get_engine(url)
+TRANSACTION_FIELDS = ("transaction_id", "customer_id", "ts", "amount", "is_refund", "cost")
+
+
+def _hand_written_warehouse(
+    tmp_path: Path, signups: dict[str, date], rows: list[tuple]
+) -> sa.Engine:
+    """A migrated DuckDB holding only these customers and transactions
+    (id, customer, ts, amount, is_refund, cost)."""
+    engine = get_engine(f"duckdb:///{tmp_path / 'w.duckdb'}")
     upgrade_warehouse(engine)
-    loaded = datetime(2025, 10, 1)
-    rows = [  # (id, customer, ts, amount, is_refund)
-        ("t1", "A", datetime(2025, 9, 20, 12), 30.0, False),
-        ("t2", "A", datetime(2025, 8, 1, 12), 50.0, False),
-        ("t3", "A", datetime(2025, 3, 1, 12), 20.0, False),
-        ("t4", "A", datetime(2025, 10, 5, 12), 999.0, False),  # after as_of: invisible
-        ("t5", "B", datetime(2025, 9, 29, 12), 12.5, False),
-        ("t6", "B", datetime(2025, 9, 30, 8), -2.5, True),
+    with engine.begin() as conn:
+        conn.execute(
+            schema.customers.insert(),
+            [
+                {"customer_id": c, "signup_date": d, "origin": "derived"}
+                | {"loaded_at": datetime(2026, 1, 1)}
+                for c, d in signups.items()
+            ],
+        )
+        conn.execute(
+            schema.transactions.insert(),
+            [dict(zip(TRANSACTION_FIELDS, row, strict=True)) for row in rows],
+        )
+    return engine
+
+
+def test_rfm_and_spend_features_of_a_hand_written_log(tmp_path: Path):
+    rows = [
+        ("t1", "A", datetime(2025, 9, 20, 12), 30.0, False, None),
+        ("t2", "A", datetime(2025, 8, 1, 12), 50.0, False, None),
+        ("t3", "A", datetime(2025, 3, 1, 12), 20.0, False, None),
+        ("t4", "A", datetime(2025, 10, 5, 12), 999.0, False, None),  # after as_of: invisible
+        ("t5", "B", datetime(2025, 9, 29, 12), 12.5, False, None),
+        ("t6", "B", datetime(2025, 9, 30, 8), -2.5, True, None),
     ]
+    engine = _hand_written_warehouse(tmp_path, dict.fromkeys("AB", date(2025, 1, 1)), rows)
     try:
-        with engine.begin() as conn:
-            conn.execute(
-                schema.customers.insert(),
-                [
-                    {"customer_id": c, "signup_date": date(2025, 1, 1), "origin": "derived"}
-                    | {"loaded_at": loaded}
-                    for c in "AB"
-                ],
-            )
-            conn.execute(
-                schema.transactions.insert(),
-                [
-                    {"transaction_id": t, "customer_id": c, "ts": ts, "amount": a, "is_refund": r}
-                    for t, c, ts, a, r in rows
-                ],
-            )
         with engine.connect() as conn:
             features = build_features(conn, date(2025, 9, 30)).set_index("customer_id")
     finally:
@@ -351,3 +361,54 @@ def test_rfm_and_spend_features_of_a_hand_written_log(tmp_path: Path):
     # B: the refund (08:00 on as_of, 0.67 days) nets the spend but is not a purchase
     assert (b["recency_days"], b["frequency"], b["refund_count"]) == (1.5, 1, 1)
     assert (b["monetary_total"], b["monetary_mean"], b["spend_90d"]) == (10.0, 12.5, 10.0)
+
+
+def test_labels_of_a_hand_written_log(tmp_path: Path):
+    # as_of 2025-06-30, 90 days: the window is (end of 06-30, end of 09-28]
+    rows = [
+        ("a1", "A", datetime(2025, 7, 10, 12), 40.0, False, 30.0),
+        ("a2", "A", datetime(2025, 10, 15, 12), 70.0, False, 50.0),  # after the window
+        ("a3", "A", datetime(2025, 6, 30, 23), 25.0, False, 5.0),  # on as_of: before it
+        ("b1", "B", datetime(2025, 7, 1, 12), -5.0, True, None),  # a refund is not a purchase
+        ("c1", "C", datetime(2025, 9, 28, 23), 15.0, False, 5.0),  # the window's last hour
+    ]
+    signups = {"A": date(2025, 1, 1), "B": date(2025, 1, 1), "C": date(2025, 6, 15)}
+    engine = _hand_written_warehouse(tmp_path, {**signups, "D": date(2025, 7, 1)}, rows)
+    try:
+        with engine.connect() as conn:
+            labels = build_labels(conn, date(2025, 6, 30), 90).set_index("customer_id")
+    finally:
+        dispose_engines()
+    assert list(labels.index) == ["A", "B", "C"]  # D signed up after as_of
+    assert labels["churned"].tolist() == [0, 1, 0]
+    assert labels["future_revenue"].tolist() == [40.0, -5.0, 15.0]
+    assert labels.loc["A", "future_margin"] == 10.0 and labels.loc["C", "future_margin"] == 10.0
+    assert pd.isna(labels.loc["B", "future_margin"])  # no cost known
+    assert labels["insufficient_history"].tolist() == [0, 0, 1]  # C: 15 days < 30
+    assert labels["contract_churned"].isna().all()  # nobody has a subscription
+
+
+def test_churn_metrics_by_hand():
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0])  # churn rate 0.2
+    score = np.array([0.9, 0.8, 0.1, 0.1, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1])
+    assert lift_at(y, score, 0.1) == pytest.approx(5.0)  # top 1 of 10 churns: 1 / 0.2
+    assert lift_at(y, score, 0.2) == pytest.approx(2.5)  # top 2: 0.5 / 0.2
+    # two bins: p 0.1 with churn 1/2 (gap 0.4) and p 0.9 with churn 2/2 (gap 0.1), half each
+    p = np.array([0.1, 0.1, 0.9, 0.9])
+    assert expected_calibration_error(np.array([0, 1, 1, 1]), p) == pytest.approx(0.25)
+
+
+def test_clv_metrics_by_hand():
+    actual = np.array([1.0, 2.0, 3.0, 4.0])
+    # perfect order 1, reversed -1; order 2, 3, 4, 1: cumulative shares .2 .5 .9 1 -> Gini
+    # 2.6 / 4 - 5 / 8 = 0.025 over the perfect 0.125
+    assert normalized_gini(actual, actual) == pytest.approx(1.0)
+    assert normalized_gini(actual, actual[::-1]) == pytest.approx(-1.0)
+    assert normalized_gini(actual, np.array([1.0, 4.0, 3.0, 2.0])) == pytest.approx(0.2)
+    ten = np.full(10, 10.0)
+    with pytest.warns(Warning, match="constant"):  # Spearman of constant input is undefined
+        scores = clv_metrics(ten, ten * 1.2)  # every customer over-predicted by 20%
+    assert scores["decile_mape"] == pytest.approx(20.0)
+    assert scores["total_error_pct"] == pytest.approx(20.0)
+    assert (scores["mae"], scores["rmse"]) == pytest.approx((2.0, 2.0))
+    assert np.isnan(scores["normalized_gini"])  # equal actual values: no ranking to judge

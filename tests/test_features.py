@@ -185,6 +185,7 @@ def test_training_set_uses_only_closed_windows(loaded_duckdb):
     assert {"churned", "future_revenue", "recency_days"} <= set(frame.columns)
 
 
+@pytest.mark.slow  # ingest and feature jobs with MLflow and Great Expectations
 def test_bare_transaction_log_is_enough(settings, tmp_path):
     rng = np.random.default_rng(0)
     n = 400
