@@ -19,6 +19,7 @@ from cvp.data.migrate import upgrade_warehouse
 from cvp.data.warehouse import dispose_engines, get_engine
 from cvp.features.build import build_features
 from cvp.features.labels import build_labels
+from cvp.models.calibration import Calibrator
 from cvp.models.metrics import clv_metrics, expected_calibration_error, lift_at, normalized_gini
 from cvp.scoring.score import _alerts, control_flag, lifetime_value
 from cvp.value.index import entropy_weights, tier_thresholds, value_index, value_tiers
@@ -412,3 +413,13 @@ def test_clv_metrics_by_hand():
     assert scores["total_error_pct"] == pytest.approx(20.0)
     assert (scores["mae"], scores["rmse"]) == pytest.approx((2.0, 2.0))
     assert np.isnan(scores["normalized_gini"])  # equal actual values: no ranking to judge
+
+
+def test_calibrators_map_scores_as_stored():
+    isotonic = Calibrator("isotonic", x=[0.0, 0.5, 1.0], y=[0.0, 0.1, 0.9])
+    # linear between knots, clipped outside them
+    assert isotonic.apply(np.array([0.25, 0.75, 1.5])).tolist() == pytest.approx([0.05, 0.5, 0.9])
+    # Platt on the logit: coef 1, intercept ln 3 turns p = 0.5 (logit 0) into 3 / 4
+    platt = Calibrator("platt", coef=1.0, intercept=float(np.log(3.0)))
+    assert platt.apply(np.array([0.5])).tolist() == pytest.approx([0.75])
+    assert Calibrator.from_dict(platt.to_dict()) == platt
