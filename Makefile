@@ -6,7 +6,7 @@ VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test test-fast lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -24,9 +24,13 @@ demo: install  ## the whole pipeline on synthetic data, on the embedded defaults
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy cvp
 
 test: lint  ## lint, then the test suite on DuckDB and the local PostgreSQL
 	$(VENV)/bin/pytest
+
+test-fast: install  ## unit tests only: no training, servers or PostgreSQL (under a minute)
+	$(VENV)/bin/pytest -q -m "not slow and not postgres"
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -470,7 +470,8 @@ def backfill(
     end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last date.")],
     every: Annotated[str, typer.Option(help="Step: 1d, 1w, 2w, 1mo, 3mo...")] = "1w",
     target: Annotated[
-        list[str], typer.Option("--target", help="train, features, score, plan (repeatable).")
+        list[str] | None,
+        typer.Option("--target", help="train, features, score, plan (repeatable)."),
     ] = None,
     max_concurrency: Annotated[int, typer.Option(min=1, max=8)] = 1,
     force: Annotated[bool, typer.Option(help="Redo dates already done.")] = False,
@@ -478,6 +479,7 @@ def backfill(
     budget: Annotated[float, typer.Option(min=0, help="Budget, with --target plan.")] = 10_000.0,
 ) -> None:
     """Run the backfill flow here (the same flow the `backfill` deployment runs)."""
+    from prefect.states import State
     from pydantic import ValidationError
 
     from cvp.orchestration.parameters import BackfillParameters
@@ -498,6 +500,7 @@ def backfill(
         raise typer.BadParameter(str(exc)) from exc
     with _orchestrated():
         state = backfill_flow(params, return_state=True)
+    assert isinstance(state, State)  # a sync flow returns its final state, not an awaitable
     if not state.is_completed():
         console.print(f"[red]{state.message}[/red] (table artifact 'backfill-report')")
         raise typer.Exit(1)

@@ -11,6 +11,8 @@ import pytest
 
 from tests.test_ingest import MAPPING, MESSY
 
+pytestmark = pytest.mark.slow  # each command is a subprocess on an ephemeral Prefect server
+
 CVP = str(Path(sys.executable).with_name("cvp"))
 
 

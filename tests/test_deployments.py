@@ -23,6 +23,8 @@ from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.training_jobs import TrainingConfig, run_train
 from tests.conftest import TEST_KEY, make_settings
 
+pytestmark = pytest.mark.slow  # real Prefect and MLflow servers, a worker, training
+
 CVP = str(Path(sys.executable).with_name("cvp"))
 DATES = [date(2025, 12, 10), date(2025, 12, 17), date(2025, 12, 24), date(2025, 12, 31)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -18,54 +17,48 @@ from cvp.data import schema
 from cvp.data.load import load_dataset
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.pseudonym import Pseudonymiser
-from cvp.data.synthetic import GeneratorConfig, generate
+from cvp.data.synthetic import GeneratorConfig, SyntheticDataset, generate
 from cvp.data.warehouse import get_engine, read_frame
 from cvp.features.build import build_features, catalog
 from cvp.features.catalog_doc import render_catalog
 from cvp.features.labels import build_labels, closed_cutoffs, training_set
 from cvp.jobs.data_jobs import run_ingest
 from cvp.jobs.feature_jobs import run_features
-from tests.conftest import DEFAULT_POSTGRES_URL
 
 AS_OF = date(2025, 6, 30)
-DATASET = generate(GeneratorConfig(customers=800, seed=21))
-
-
-def _load(url: str) -> None:
-    engine = get_engine(url)
-    upgrade_warehouse(engine)
-    with engine.begin() as conn:
-        load_dataset(conn, DATASET, Pseudonymiser(b"k"))
-
-
-def test_duckdb_and_postgres_give_the_same_snapshot(tmp_path: Path):
-    duck = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    schema_name = f"cvp_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(DEFAULT_POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema_name}"'))
-    pg = f"{DEFAULT_POSTGRES_URL}?options=-csearch_path%3D{schema_name}"
-    try:
-        frames = []
-        for url in (duck, pg):
-            _load(url)
-            with get_engine(url).connect() as conn:
-                frames.append((build_features(conn, AS_OF), build_labels(conn, AS_OF)))
-        (f_duck, l_duck), (f_pg, l_pg) = frames
-        assert len(f_duck) > 500
-        # features are rounded to 6 decimals, so a value on a rounding edge may differ by 1e-6
-        pd.testing.assert_frame_equal(f_duck, f_pg, check_dtype=False, rtol=1e-9, atol=1.01e-6)
-        pd.testing.assert_frame_equal(l_duck, l_pg, check_dtype=False, rtol=1e-9)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema_name}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
-def loaded_duckdb(tmp_path_factory) -> str:
+def dataset() -> SyntheticDataset:
+    """Generated once per module, not at import: collection stays fast."""
+    return generate(GeneratorConfig(customers=800, seed=21))
+
+
+def _load(url: str, dataset: SyntheticDataset) -> None:
+    engine = get_engine(url)
+    upgrade_warehouse(engine)
+    with engine.begin() as conn:
+        load_dataset(conn, dataset, Pseudonymiser(b"k"))
+
+
+def test_duckdb_and_postgres_give_the_same_snapshot(tmp_path: Path, postgres_url, dataset):
+    duck = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    frames = []
+    for url in (duck, postgres_url):
+        _load(url, dataset)
+        with get_engine(url).connect() as conn:
+            frames.append((build_features(conn, AS_OF), build_labels(conn, AS_OF)))
+    (f_duck, l_duck), (f_pg, l_pg) = frames
+    assert len(f_duck) > 500
+    # features are rounded to 6 decimals, so a value on a rounding edge may differ by 1e-6
+    pd.testing.assert_frame_equal(f_duck, f_pg, check_dtype=False, rtol=1e-9, atol=1.01e-6)
+    pd.testing.assert_frame_equal(l_duck, l_pg, check_dtype=False, rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def loaded_duckdb(tmp_path_factory, dataset) -> str:
     url = f"duckdb:///{tmp_path_factory.mktemp('feat') / 'w.duckdb'}"
-    _load(url)
+    _load(url, dataset)
     return url
 
 
@@ -192,6 +185,7 @@ def test_training_set_uses_only_closed_windows(loaded_duckdb):
     assert {"churned", "future_revenue", "recency_days"} <= set(frame.columns)
 
 
+@pytest.mark.slow  # ingest and feature jobs with MLflow and Great Expectations
 def test_bare_transaction_log_is_enough(settings, tmp_path):
     rng = np.random.default_rng(0)
     n = 400

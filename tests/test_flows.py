@@ -7,11 +7,14 @@ import pytest
 
 from cvp.data import schema
 from cvp.data.warehouse import get_engine, read_frame, table_counts
-from flows.demo import IMPORT_ORDER, demo_flow
+
+pytestmark = pytest.mark.slow  # a Prefect test server and the whole pipeline
 
 
 @pytest.mark.usefixtures("prefect_server")
 def test_demo_flow_imports_every_landing_file_with_pii_split_off(env_settings, tmp_path):
+    from flows.demo import IMPORT_ORDER, demo_flow  # Prefect is imported only when this runs
+
     result = demo_flow(
         customers=1_500, seed=5, landing_dir=tmp_path / "landing", trials=2, budget=2_000
     )

@@ -11,6 +11,8 @@ from cvp.data.ingest import IngestError
 from cvp.data.warehouse import get_engine, read_frame, table_counts
 from cvp.jobs.data_jobs import run_ingest
 
+pytestmark = pytest.mark.slow  # each import is an audited job with its own MLflow store
+
 MESSY = """cust,date,dollars
 A1,2025-01-03,10.50
 A1,2025-02-03 10:00,20

@@ -14,15 +14,17 @@ from sklearn.metrics import roc_auc_score
 
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.truth import oracle_no_purchase_probability
-from cvp.data.warehouse import dispose_engines, get_engine, read_frame
+from cvp.data.warehouse import get_engine, read_frame
 from cvp.features.labels import build_labels
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.training_jobs import MODEL_NAMES, TrainingConfig, run_train
 from cvp.models.metrics import CHURN_METRICS, CLV_METRICS
 from cvp.validation.runner import ValidationFailed
-from tests.conftest import make_settings
+from tests.conftest import TRAINED_AS_OF, make_settings
 
-AS_OF = date(2025, 12, 31)
+pytestmark = pytest.mark.slow  # every test here trains models
+
+AS_OF = TRAINED_AS_OF
 # features that carry each planted driver's signal
 DRIVER_FEATURES = {
     "declining_frequency": {
@@ -53,17 +55,10 @@ def _settings(root: Path):
     return make_settings(root, f"duckdb:///{root / 'warehouse.duckdb'}")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("training")
-    settings = _settings(root)
-    from cvp.data.migrate import upgrade_warehouse
-
-    upgrade_warehouse(get_engine(settings.warehouse_url))
-    run_generate(settings, GeneratorConfig(customers=8_000, seed=7))
-    result = run_train(settings, TrainingConfig(as_of=AS_OF, trials=6))
-    yield settings, result
-    dispose_engines()
+@pytest.fixture
+def trained(trained_warehouse):
+    """The session's shared warehouse and models (`tests/conftest.py`)."""
+    return trained_warehouse
 
 
 def test_registers_both_models_with_aliases_every_metric_and_plots(trained):

@@ -13,6 +13,8 @@ from cvp.jobs.validation_jobs import run_validate
 from cvp.validation.gate import validation_gate
 from cvp.validation.runner import ValidationFailed
 
+pytestmark = pytest.mark.slow  # Great Expectations checkpoints take seconds each
+
 DATA_END = date(2025, 12, 31)
 # which named expectation must catch each injected error class, per table
 CATCHES = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from cvp.data import schema
@@ -45,6 +46,7 @@ def test_migrations_create_every_table_and_are_repeatable(warehouse_url):
     assert set(schema.metadata.tables) <= names
 
 
+@pytest.mark.slow
 def test_generate_fills_every_raw_table_and_rerun_is_identical(settings):
     first = run_generate(settings, CONFIG)
     engine = get_engine(settings.warehouse_url)
@@ -62,6 +64,7 @@ def test_generate_fills_every_raw_table_and_rerun_is_identical(settings):
     assert second.fingerprint == first.fingerprint
 
 
+@pytest.mark.slow
 def test_no_raw_pii_outside_customer_identities(settings):
     run_generate(settings, CONFIG)
     engine = get_engine(settings.warehouse_url)
@@ -80,6 +83,7 @@ def test_no_raw_pii_outside_customer_identities(settings):
     assert identities["customer_id"].str.startswith("c_").all()
 
 
+@pytest.mark.slow
 def test_fingerprint_changes_with_the_data(settings):
     run_generate(settings, CONFIG)
     engine = get_engine(settings.warehouse_url)
@@ -96,6 +100,7 @@ def test_fingerprint_changes_with_the_data(settings):
     assert counts == counts_after and before != after
 
 
+@pytest.mark.slow
 def test_runs_are_audited_and_tracked_in_mlflow(settings):
     import mlflow
 

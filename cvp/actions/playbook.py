@@ -53,7 +53,7 @@ class PlaybookError(ValueError):
     pass
 
 
-def _line_of(root: yaml.Node, location: tuple) -> int | None:
+def _line_of(root: yaml.Node | None, location: tuple) -> int | None:
     """1-based line of the YAML node at a pydantic error location."""
     node = root
     for key in location:

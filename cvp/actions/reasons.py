@@ -95,9 +95,11 @@ def reason_code(feature: str) -> ReasonCode:
 
     entry = next((f for f in catalog() if f.name == feature), None)
     if entry is None:
-        return ReasonCode("value", lambda v, name=feature: f"{name.replace('_', ' ')} {v:,.2f}")
+        label = feature.replace("_", " ")
+        return ReasonCode("value", lambda v: f"{label} {v:,.2f}")
     family = FAMILY_BY_FEATURE_FAMILY.get(entry.family, "value")
-    return ReasonCode(family, lambda v, text=entry.description: f"{text}: {v:,.0f}")
+    text = entry.description
+    return ReasonCode(family, lambda v: f"{text}: {v:,.0f}")
 
 
 def top_reasons(

@@ -74,7 +74,7 @@ class IngestReport:
         by_reason = self.issues.groupby(["column_name", "reason"])
         return by_reason.size().reset_index(name="rows")
 
-    def as_metrics(self) -> dict[str, int]:
+    def as_metrics(self) -> dict[str, float]:
         return {
             "rows_read": self.rows_read,
             "inserted": self.inserted,
@@ -395,9 +395,9 @@ def _existing_keys(
 ) -> set[str]:
     found: set[str] = set()
     col = table.c[column]
-    keys = list(keys)
-    for start in range(0, len(keys), 10_000):
-        chunk = keys[start : start + 10_000]
+    key_list = list(keys)
+    for start in range(0, len(key_list), 10_000):
+        chunk = key_list[start : start + 10_000]
         found.update(conn.execute(sa.select(col).where(col.in_(chunk), *where)).scalars())
     return found
 

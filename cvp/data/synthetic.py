@@ -167,7 +167,7 @@ def generate(config: GeneratorConfig) -> SyntheticDataset:
     rng = np.random.default_rng(config.seed)
     n = config.customers
     start = np.datetime64(config.start, "D").astype(np.int64)
-    end = np.datetime64(config.end, "D").astype(np.int64) + 1  # exclusive, fractional days
+    end = int(np.datetime64(config.end, "D").astype(np.int64)) + 1  # exclusive, fractional days
     source_ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 8))
 
     # --- latent customer traits -------------------------------------------------------------
@@ -213,7 +213,7 @@ def generate(config: GeneratorConfig) -> SyntheticDataset:
                     "campaign": f"retention_{k + 1}",
                     "arm": np.where(control, "control", "treatment"),
                     "channel": rng.choice(["email", "sms", "call"], size=len(targeted)),
-                    "offer": np.where(control, None, offer),
+                    "offer": np.where(control, np.full(len(offer), None, dtype=object), offer),
                     "cost": np.where(control, 0.0, np.where(offer == "discount_20", 8.0, 3.0)),
                     "responded": np.where(control, False, responded),
                 }

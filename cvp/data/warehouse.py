@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -43,6 +44,14 @@ def backend_name(bind: Engine | Connection) -> str:
     return bind.dialect.name
 
 
+def _driver_connection(conn: Connection) -> Any:
+    """The driver's own connection (duckdb, psycopg), for what SQLAlchemy does not expose."""
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection is closed")
+    return driver
+
+
 def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     """Append a frame to a table inside the caller's transaction; returns rows written."""
     if frame.empty:
@@ -51,7 +60,7 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     frame = frame[columns]
     dialect = conn.dialect.name
     if dialect == "duckdb":
-        raw = conn.connection.driver_connection
+        raw = _driver_connection(conn)
         view = f"_cvp_frame_{table.name}"
         raw.register(view, frame)
         try:
@@ -71,7 +80,7 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
         )
         buffer.seek(0)
         cols = ", ".join(f'"{c}"' for c in columns)
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = _driver_connection(conn).cursor()
         with cursor.copy(
             f"COPY \"{table.name}\" ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
         ) as copy:
@@ -89,8 +98,9 @@ def read_frame(conn: Connection, statement: sa.Executable | str) -> pd.DataFrame
     if isinstance(statement, str):
         statement = sa.text(statement)
     if conn.dialect.name == "duckdb":
+        assert isinstance(statement, sa.ClauseElement), statement
         compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        raw = conn.connection.driver_connection
+        raw = _driver_connection(conn)
         # DuckDB 2 refuses new work while an earlier result on the connection is not drained
         # (e.g. after SQLAlchemy's .scalar()); complete() finishes it without ending the transaction
         raw.complete()

@@ -54,7 +54,7 @@ def snapshot_query(as_of: date, families: list[Family]) -> sa.Select:
     instant = as_of_instant(as_of)
     c = schema.customers
     statement = sa.select(c.c.customer_id, *(c.c[name] for name in STATIC_COLUMNS))
-    base = c
+    base: sa.FromClause = c
     names: list[sa.ColumnElement] = []
     for family in families:
         sub = family.query(instant).subquery(family.name)

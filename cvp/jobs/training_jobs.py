@@ -82,7 +82,7 @@ def _xy(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def _shap_importance(booster: lgb.Booster, x: pd.DataFrame) -> pd.Series:
-    contributions = booster.predict(x, pred_contrib=True)[:, :-1]
+    contributions = np.asarray(booster.predict(x, pred_contrib=True))[:, :-1]
     return pd.Series(np.abs(contributions).mean(axis=0), index=x.columns).sort_values(
         ascending=False
     )
@@ -170,7 +170,7 @@ def _train_clv(
         config.max_boost_rounds,
     )
     x_test, y_test = test
-    predicted = tuned.booster.predict(x_test)
+    predicted = np.asarray(tuned.booster.predict(x_test))
     baseline = baseline_revenue(splits.test)
     model_metrics = clv_metrics(y_test, predicted)
     baseline_metrics = clv_metrics(y_test, baseline)
@@ -272,9 +272,10 @@ def _train_churn(
         config.max_boost_rounds,
     )
     (x_valid, y_valid), (x_test, y_test) = valid, test
-    calibrator = choose_calibrator(tuned.booster.predict(x_valid), y_valid, config.seed)
-    p_valid = calibrator.apply(tuned.booster.predict(x_valid))
-    p_test = calibrator.apply(tuned.booster.predict(x_test))
+    raw_valid = np.asarray(tuned.booster.predict(x_valid))
+    calibrator = choose_calibrator(raw_valid, y_valid, config.seed)
+    p_valid = calibrator.apply(raw_valid)
+    p_test = calibrator.apply(np.asarray(tuned.booster.predict(x_test)))
     baseline = splits.test["btyd_p_no_purchase"].to_numpy()
     model_metrics = churn_metrics(y_test, p_test)
     baseline_metrics = churn_metrics(y_test, baseline)
@@ -396,7 +397,7 @@ def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
             outcomes["clv"], clv_model = _train_clv(
                 config, splits, client, experiment_id, parent.info.run_id, tags
             )
-            value_valid = clv_model.booster.predict(_xy(splits.valid, "clv")[0])
+            value_valid = np.asarray(clv_model.booster.predict(_xy(splits.valid, "clv")[0]))
         if "churn" in config.targets:
             outcomes["churn"] = _train_churn(
                 config, splits, value_valid, client, experiment_id, parent.info.run_id, tags

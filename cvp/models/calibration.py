@@ -55,7 +55,7 @@ def choose_calibrator(raw: np.ndarray, y: np.ndarray, seed: int) -> Calibrator:
     for method in ("isotonic", "platt"):
         fitted = _fit(method, raw[half], y[half])
         scores[method] = float(brier_score_loss(y[~half], fitted.apply(raw[~half])))
-    best = min(scores, key=scores.get)
+    best = min(scores, key=scores.__getitem__)
     chosen = _fit(best, raw, y)
     chosen.holdout_brier = scores
     return chosen

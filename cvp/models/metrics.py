@@ -50,7 +50,8 @@ def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
         return float(cumulative.sum() / len(a) - (len(a) + 1) / (2 * len(a)))
 
     actual = np.asarray(actual, dtype=float)
-    return gini(actual, np.asarray(predicted, dtype=float)) / gini(actual, actual)
+    perfect = gini(actual, actual)  # 0 when every actual value is the same: no ranking to judge
+    return gini(actual, np.asarray(predicted, dtype=float)) / perfect if perfect else float("nan")
 
 
 def decile_mape(actual: np.ndarray, predicted: np.ndarray) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -38,11 +39,13 @@ class TunedModel:
     study: optuna.Study
 
 
-def _space(trial: optuna.Trial, task: str, positives_ratio: float) -> dict:
+def _space(trial: optuna.trial.BaseTrial, task: str, positives_ratio: float) -> dict:
     if task == "churn":
         # every scoring run explains every customer with TreeSHAP, whose cost grows with
         # trees x leaves x depth^2: fewer, shallower trees keep 1M customers' reasons in a minute
-        params = {"learning_rate": trial.suggest_float("learning_rate", 0.04, 0.3, log=True)}
+        params: dict[str, float | str] = {
+            "learning_rate": trial.suggest_float("learning_rate", 0.04, 0.3, log=True)
+        }
         depth = trial.suggest_int("max_depth", 3, CHURN_MAX_DEPTH)
         params["max_depth"] = depth
         params["num_leaves"] = min(trial.suggest_int("num_leaves", 4, 64, log=True), 2**depth)
@@ -124,14 +127,14 @@ def tune(
         )
         if task == "clv":
             gini = normalized_gini(
-                y_valid, booster.predict(x_valid, num_iteration=booster.best_iteration)
+                y_valid, np.asarray(booster.predict(x_valid, num_iteration=booster.best_iteration))
             )
             trial.set_user_attr("normalized_gini", gini)
             client.log_metric(run.info.run_id, "valid_normalized_gini", gini)
         client.set_terminated(run.info.run_id)
         return value
 
-    direction = "maximize" if task == "churn" else "minimize"
+    direction: Literal["maximize", "minimize"] = "maximize" if task == "churn" else "minimize"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction=direction,
@@ -141,6 +144,7 @@ def tune(
     with stage(f"Tuning the {task} model (Optuna trials)", total=trials):
         study.optimize(objective, n_trials=trials, callbacks=[lambda study, trial: advance()])
     best = study.best_trial
+    assert best.value is not None  # the best trial is a completed one
     params = {**base, **_space(optuna.trial.FixedTrial(best.params), task, positives)}
     rounds = max(1, int(best.user_attrs["best_iteration"]))
     booster = lgb.train(params, d_train, num_boost_round=rounds)

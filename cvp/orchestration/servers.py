@@ -69,7 +69,7 @@ def backend_urls(settings: Settings) -> tuple[str, str]:
     state = server.state_dir.resolve()
     tracking = settings.mlflow_tracking_uri
     if tracking.startswith("sqlite:"):  # the embedded store: the server shows the same runs
-        mlflow_store = f"sqlite:///{Path(make_url(tracking).database).resolve()}"
+        mlflow_store = f"sqlite:///{Path(make_url(tracking).database or '').resolve()}"
     else:
         mlflow_store = f"sqlite:///{state / 'mlflow.db'}"
     return f"sqlite+aiosqlite:///{state / 'prefect.db'}", mlflow_store

@@ -69,6 +69,8 @@ def champion_versions(client: MlflowClient) -> dict[str, str]:
 
 def load_champions(client: MlflowClient) -> ChampionModels:
     churn_v, clv_v = _champion_model_versions(client)
+    if churn_v.run_id is None:
+        raise NoChampionModel(f"{CHURN_MODEL} version {churn_v.version} has no MLflow run")
     calibration = mlflow.artifacts.download_artifacts(
         run_id=churn_v.run_id, artifact_path="calibration.json"
     )
@@ -99,7 +101,10 @@ def lifetime_value(
     periods = max(1, int(round(rules.lifetime_years * 365 / horizon_days)))
     discount = (1 + rules.annual_discount_rate) ** (horizon_days / 365) - 1
     factor = (1 - churn_p) / (1 + discount)
-    return clv_horizon * (1 - factor**periods) / np.maximum(1 - factor, 1e-9)
+    # geometric sum 1 + f + ... + f^(periods-1); at f = 1 (no churn, no discount) it is `periods`
+    safe = np.where(np.isclose(factor, 1.0), 0.5, factor)
+    geometric = np.where(np.isclose(factor, 1.0), periods, (1 - safe**periods) / (1 - safe))
+    return clv_horizon * geometric
 
 
 def _previous(conn: Connection, as_of: date) -> tuple[date | None, pd.DataFrame]:
@@ -154,7 +159,7 @@ def score(
     snapshot = build_features(conn, as_of) if snapshot is None else snapshot
     features = add_btyd_features(snapshot, models.horizon_days)
     x_churn = frame_for(models.churn, features).astype("float64")
-    raw = models.churn.predict(x_churn)
+    raw = np.asarray(models.churn.predict(x_churn))
     churn_p = models.calibrator.apply(raw)
     clv = np.maximum(models.clv.predict(frame_for(models.clv, features).astype("float64")), 0)
     out = pd.DataFrame(
