@@ -34,7 +34,9 @@ class CvpTyper(typer.Typer):
 
             log = write_log(exc, _log_dir(), sys.argv)
             line, code = failure_line(exc, log)
-            Console(stderr=True).print(f"[red]error:[/red] {escape(line)}", highlight=False)
+            Console(stderr=True).print(
+                f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True
+            )
             sys.exit(code)
 
 

@@ -23,6 +23,7 @@ from cvp.errors import (
     LOCKED,
     STATE,
     UNEXPECTED,
+    BadInput,
     DateNotSupported,
     LockHeld,
     StateError,
@@ -32,6 +33,7 @@ from cvp.errors import (
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.feature_jobs import run_features
 from cvp.jobs.scoring_jobs import run_plan, run_score
+from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.scoring.score import NoChampionModel
 
 SPAN = DataSpan(date(2024, 1, 1), date(2025, 12, 31))
@@ -179,20 +181,23 @@ def _audit(settings) -> list[sa.Row]:
 def test_refused_runs_leave_a_refused_row_and_stale_rows_are_closed(settings):
     run_generate(settings, GeneratorConfig(customers=300, seed=3))
     with pytest.raises(DateNotSupported, match="possible dates are 2024-01-01 to 2026-01-07"):
-        run_score(settings, date(2099, 1, 1))
+        run_features(settings, date(2099, 1, 1))
     with pytest.raises(DateNotSupported, match="oldest data"):
         run_features(settings, date(1990, 1, 1))
     with pytest.raises(NoChampionModel, match="cvp train"):
         run_score(settings, date(2025, 12, 31))
     with pytest.raises(StateError, match="no scores for 2025-12-31"):
         run_plan(settings, date(2025, 12, 31), 100.0)
+    with pytest.raises(BadInput, match="targets \\['nope'\\]"):
+        run_train(settings, TrainingConfig(as_of=date(2025, 12, 31), targets=("nope",)))
     rows = _audit(settings)
     assert [(r.command, r.status) for r in rows] == [
         ("generate", "succeeded"),
-        ("score", "refused"),
+        ("features", "refused"),
         ("features", "refused"),
         ("score", "refused"),
         ("plan", "refused"),
+        ("train", "refused"),
     ]
     assert "2099-01-01" in json.loads(rows[1].notes)["reason"]
     assert all(r.mlflow_run_id is None for r in rows[1:])  # refused before any MLflow run

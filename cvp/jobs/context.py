@@ -1,8 +1,8 @@
 """One way to open and close a job. Every job in `cvp/jobs/` runs inside `open_job`, which in
 this order: takes the warehouse (DuckDB file lock, in `get_engine`) and the job's lock (waiting up
 to `[jobs] lock_wait_seconds`), writes the `running` audit row, closes stale `running` rows of
-killed jobs as `interrupted`, records the data fingerprint, refuses dates the data cannot
-support, runs the job's own `require` check (e.g. champion models), passes the validation gate,
+killed jobs as `interrupted`, records the data fingerprint, runs the job's own `require` check
+(e.g. champion models), refuses dates the data cannot support, passes the validation gate,
 and only then starts the MLflow run. A refusal at any step raises a `cvp.errors` exception and
 leaves a `refused` audit row with the reason (and no MLflow run); closing records the outcome."""
 
@@ -128,9 +128,9 @@ def open_job(
         with engine.connect() as conn:
             audit.data_fingerprint, _ = warehouse_fingerprint(conn)
             span = data_span(conn) if history_days is not None and as_of else None
+        required = require() if require is not None else None
         if span is not None and as_of is not None and history_days is not None:
             check_as_of(span, as_of, kind, settings.validation.freshness_days, history_days)
-        required = require() if require is not None else None
         outcome = (
             validation_gate(engine, settings, as_of, force=force_validation)
             if gate and as_of
