@@ -26,7 +26,9 @@ class DataSpan:
 
 def data_span(conn: Connection) -> DataSpan:
     ts = schema.transactions.c.ts
-    first, last = conn.execute(sa.select(sa.func.min(ts), sa.func.max(ts))).one()
+    # rows stamped in the future are bad data (validation flags them), not a sign of freshness
+    query = sa.select(sa.func.min(ts), sa.func.max(ts)).where(ts <= datetime.now())
+    first, last = conn.execute(query).one()
     return DataSpan(_day(first), _day(last))
 
 
