@@ -21,7 +21,12 @@ from cvp.data import schema
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import dispose_engines, get_engine
 from cvp.errors import LOCKED
-from cvp.jobs.context import PAUSE_IN_WRITE_ENV, PAUSE_MARKER_ENV
+from cvp.jobs.context import (
+    PAUSE_AT_ENV,
+    PAUSE_IN_WRITE_ENV,
+    PAUSE_MARKER_ENV,
+    PAUSE_RELEASE_ENV,
+)
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
@@ -103,34 +108,53 @@ def test_kill_anywhere_leaves_one_complete_set_and_two_runs_do_not_mix(settings,
     assert old[:2] == (customers, 1)
     env = _env(settings, tmp_path)
 
-    # kill -9 at points before and around the write: never a mix, never a partial set
-    for i, delay in enumerate((4.0, 10.0)):
-        process = _score(tmp_path, env, f"timed{i}")
-        time.sleep(delay)
+    # kill -9 during start-up, right after the job opened (audit row written), inside the write
+    # transaction, and after the commit before the audit row is closed
+    early = _score(tmp_path, env, "early")
+    time.sleep(3)
+    early.kill()
+    early.wait()
+    assert _scores_of_date(settings) == old
+    killed: dict[str, int] = {}
+    for point in ("opened", "write", "committed"):
+        marker = tmp_path / f"at-{point}"
+        process = _score(
+            tmp_path,
+            env,
+            point,
+            **{PAUSE_IN_WRITE_ENV: "600", PAUSE_AT_ENV: point, PAUSE_MARKER_ENV: str(marker)},
+        )
+        _wait_for(marker, process)
         process.kill()
         process.wait()
-        rows, runs, _ = _scores_of_date(settings)
-        assert (rows, runs) == (customers, 1), f"killed after {delay} s"
-
-    # kill -9 inside the write transaction: the old set stays, whole
-    marker = tmp_path / "in-write"
-    killed = _score(
-        tmp_path, env, "in-write", **{PAUSE_IN_WRITE_ENV: "120", PAUSE_MARKER_ENV: str(marker)}
-    )
-    _wait_for(marker, killed)
-    killed.kill()
-    killed.wait()
-    assert _scores_of_date(settings) == old
-    assert [r.status for r in _audit(settings, killed.pid)] == ["running"]
+        killed[point] = process.pid
+        rows, runs, at = _scores_of_date(settings)
+        assert (rows, runs) == (customers, 1), point  # one complete set, never a mix
+        if point == "committed":
+            assert at > old[2]  # the new set, complete
+            old = (rows, runs, at)
+        else:
+            assert at == old[2]  # the old set, untouched
+        assert [r.status for r in _audit(settings, process.pid)] == ["running"], point
 
     # two at once: the first holds the date inside its write, the second refuses in one line
-    marker = tmp_path / "first-in-write"
+    marker, release = tmp_path / "first-in-write", tmp_path / "release"
     first = _score(
-        tmp_path, env, "first", **{PAUSE_IN_WRITE_ENV: "20", PAUSE_MARKER_ENV: str(marker)}
+        tmp_path,
+        env,
+        "first",
+        **{
+            PAUSE_IN_WRITE_ENV: "600",
+            PAUSE_MARKER_ENV: str(marker),
+            PAUSE_RELEASE_ENV: str(release),
+        },
     )
     _wait_for(marker, first)
     second = _score(tmp_path, env, "second", CVP_JOBS__LOCK_WAIT_SECONDS="1")
-    assert second.wait(timeout=300) == LOCKED
+    try:
+        assert second.wait(timeout=300) == LOCKED, (tmp_path / "second.err").read_text()
+    finally:
+        release.touch()
     assert first.wait(timeout=300) == 0, (tmp_path / "first.err").read_text()
     stderr = (tmp_path / "second.err").read_text()
     lines = [line for line in stderr.splitlines() if line.strip()]
@@ -143,16 +167,18 @@ def test_kill_anywhere_leaves_one_complete_set_and_two_runs_do_not_mix(settings,
     log = Path(re.search(r"\(details: (\S+\.log)\)", lines[0]).group(1))
     assert "Traceback" in (tmp_path / log if not log.is_absolute() else log).read_text()
 
-    # one complete, new set; the rerun closed the killed run's row as interrupted
+    # one complete, new set; the killed runs' rows were closed as interrupted by the next runs
     rows, runs, at = _scores_of_date(settings)
     assert (rows, runs) == (customers, 1) and at > old[2]
-    [interrupted] = _audit(settings, killed.pid)
-    assert interrupted.status == "interrupted"
+    for point, pid in killed.items():
+        [row] = _audit(settings, pid)
+        assert row.status == "interrupted", point
+        assert json.loads(row.notes)["reason"].startswith("interrupted: ")
     [rerun] = _audit(settings, first.pid)
     assert rerun.status == "succeeded"
-    assert json.loads(interrupted.notes)["closed_by"] in {
-        r.run_id for r in _audit(settings) if r.status == "succeeded"
-    }
+    assert json.loads(rerun.notes)["closed_interrupted_runs"] == [
+        r.run_id for r in _audit(settings, killed["committed"])
+    ]
     if settings.warehouse_url.startswith("postgresql"):  # the refusal is audited too
         [refused] = _audit(settings, second.pid)
         assert refused.status == "refused" and "in progress" in json.loads(refused.notes)["reason"]

@@ -48,6 +48,8 @@ from cvp.validation.gate import GateOutcome, validation_gate
 T = TypeVar("T")
 PAUSE_IN_WRITE_ENV = "CVP_TEST_PAUSE_IN_WRITE"  # seconds; crash tests kill -9 during the pause
 PAUSE_MARKER_ENV = "CVP_TEST_PAUSE_MARKER"  # a file created when the pause starts
+PAUSE_RELEASE_ENV = "CVP_TEST_PAUSE_RELEASE"  # a file that ends the pause early
+PAUSE_AT_ENV = "CVP_TEST_PAUSE_AT"  # where: opened | write | committed
 
 _ACTIVE: set[str] = set()  # audit run ids of the jobs this process runs now
 _ACTIVE_GUARD = threading.Lock()
@@ -125,6 +127,7 @@ def open_job(
         closed = close_stale(engine, partial(_stale_reason, engine, lock_conn), audit.run_id)
         if closed:
             audit.notes["closed_interrupted_runs"] = closed
+        pause_for_crash_test("opened")
         with engine.connect() as conn:
             audit.data_fingerprint, _ = warehouse_fingerprint(conn)
             span = data_span(conn) if history_days is not None and as_of else None
@@ -153,16 +156,21 @@ def open_job(
         yield Job(settings, engine, kind, as_of, audit, run, outcome, required)  # type: ignore[arg-type]
 
 
-def pause_for_crash_test() -> None:
-    """Test hook, called inside a job's write transaction: sleep there so a crash test can kill
-    the process mid-write. Does nothing unless CVP_TEST_PAUSE_IN_WRITE is set."""
+def pause_for_crash_test(point: str = "write") -> None:
+    """Test hook: sleep at `point` so a crash test can kill the process there. Points: "opened"
+    (audit row written, nothing read yet), "write" (inside the write transaction), "committed"
+    (after the commit, before the audit row is closed). Does nothing unless
+    CVP_TEST_PAUSE_IN_WRITE (seconds) is set; CVP_TEST_PAUSE_AT picks the point (default write)."""
     seconds = float(os.environ.get(PAUSE_IN_WRITE_ENV) or 0)
-    if seconds <= 0:
+    if seconds <= 0 or os.environ.get(PAUSE_AT_ENV, "write") != point:
         return
     marker = os.environ.get(PAUSE_MARKER_ENV)
     if marker:
         Path(marker).touch()
-    time.sleep(seconds)
+    release = os.environ.get(PAUSE_RELEASE_ENV)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (release and Path(release).exists()):
+        time.sleep(0.2)
 
 
 def _forget(run_id: str) -> None:

@@ -59,7 +59,8 @@ def run_score(
             write_scores(
                 conn, result, "config" if settings.scoring.value_index_weights else "entropy"
             )
-            pause_for_crash_test()
+            pause_for_crash_test("write")
+        pause_for_crash_test("committed")
         checked = validate_derived(job.engine, settings, "customer_scores", as_of)
         mlflow.set_tag("cvp.validation.scores_passed", str(checked.passed).lower())
         if not checked.passed:
