@@ -16,7 +16,42 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(
+
+class CvpTyper(typer.Typer):
+    """The app with one error path for every command: an expected failure (`cvp.errors`) prints
+    one line naming the log file and exits with its documented code; the traceback goes only to
+    the log (`[jobs] log_dir`). Prefect's console handler is raised to CRITICAL so its own
+    logging of a failed task does not reach the terminal either."""
+
+    def __call__(self, *args, **kwargs):
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        try:
+            return super().__call__(*args, **kwargs)
+        except SystemExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the one place every failure ends
+            from rich.markup import escape
+
+            from cvp.errors import failure_line, write_log
+
+            log = write_log(exc, _log_dir(), sys.argv)
+            line, code = failure_line(exc, log)
+            Console(stderr=True).print(
+                f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True
+            )
+            sys.exit(code)
+
+
+def _log_dir() -> Path:
+    try:
+        from cvp.config import get_settings
+
+        return get_settings().jobs.log_dir
+    except Exception:  # noqa: BLE001 - a broken cvp.toml must not hide the original error
+        return Path(".cvp/logs")
+
+
+app = CvpTyper(
     name="cvp",
     help="Customer Value Platform: churn risk, customer value and retention decisions.",
     no_args_is_help=True,
@@ -68,12 +103,13 @@ def _orchestrated() -> Iterator[None]:
                 try:
                     SubprocessASGIServer().start(timeout=int(target.startup_timeout_s))
                 except RuntimeError as exc:
-                    console.print(
-                        f"[red]error:[/red] Prefect's temporary API server did not start within "
+                    from cvp.errors import StateError
+
+                    raise StateError(
+                        "Prefect's temporary API server did not start within "
                         f"{target.startup_timeout_s:.0f} s; raise [prefect] "
                         "ephemeral_startup_timeout_s in cvp.toml or run `cvp server up` first"
-                    )
-                    raise typer.Exit(3) from exc
+                    ) from exc
         yield
 
 
@@ -159,16 +195,11 @@ def ingest(
     show: Annotated[int, typer.Option(help="Quarantined rows to print.")] = 20,
 ) -> None:
     """Import your own CSV/Parquet into a raw table; bad rows are quarantined with reasons."""
-    from cvp.data.ingest import IngestError
     from flows.ingest import ingest_flow
 
     mapping = _parse_mapping(map_ or [])
-    try:
-        with _orchestrated():
-            report = ingest_flow(table=table, path=path, mapping=mapping, header=header)
-    except IngestError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    with _orchestrated():
+        report = ingest_flow(table=table, path=path, mapping=mapping, header=header)
     summary = Table(title=f"{path} -> {table}")
     for column in ("rows read", "inserted", "already present", "quarantined", "reconciles"):
         summary.add_column(column, justify="right")
@@ -269,28 +300,23 @@ def train(
 ) -> None:
     """Tune, train, backtest and register the churn and CLV models (champion/challenger)."""
     from cvp.orchestration.parameters import TrainParameters
-    from cvp.validation.runner import ValidationFailed
     from flows.train import train_flow
     from tasks.training import leaderboard
 
     if target not in ("churn", "clv", "all"):
         raise typer.BadParameter("choose churn, clv or all", param_hint="--target")
     targets = ["churn", "clv"] if target == "all" else [target]
-    try:
-        with _orchestrated():
-            result = train_flow(
-                TrainParameters(
-                    as_of=as_of.date(),
-                    targets=targets,
-                    trials=trials,
-                    horizon_days=horizon_days,
-                    seed=seed,
-                    force_validation=force_validation,
-                )
+    with _orchestrated():
+        result = train_flow(
+            TrainParameters(
+                as_of=as_of.date(),
+                targets=targets,
+                trials=trials,
+                horizon_days=horizon_days,
+                seed=seed,
+                force_validation=force_validation,
             )
-    except ValidationFailed as exc:
-        console.print(f"[red]training stopped before any model was written[/red]\n{exc}")
-        raise typer.Exit(1) from exc
+        )
     board = Table(title=f"Backtest on the latest held-out cutoff (rows {result.rows})")
     for column in (
         "target",
@@ -333,16 +359,10 @@ def score(
     ] = False,
 ) -> None:
     """Score every customer with the champion models: risk, value, stage, reasons, action."""
-    from cvp.scoring.score import NoChampionModel
-    from cvp.validation.runner import ValidationFailed
     from flows.score import score_flow
 
-    try:
-        with _orchestrated():
-            result = score_flow(as_of=as_of.date(), force_validation=force_validation)
-    except (NoChampionModel, ValidationFailed) as exc:
-        console.print(f"[red]scoring stopped before any score was written[/red]\n{exc}")
-        raise typer.Exit(1) from exc
+    with _orchestrated():
+        result = score_flow(as_of=as_of.date(), force_validation=force_validation)
     scores = result.scores
     console.print(
         f"{len(scores):,} customers scored as of {result.as_of} (churn v{result.models.churn_version}, clv v{result.models.clv_version})"
@@ -364,12 +384,8 @@ def plan(
     """Choose customers and actions that maximise expected saved value under a budget."""
     from flows.plan import plan_flow
 
-    try:
-        with _orchestrated():
-            totals = plan_flow(as_of=as_of.date(), budget=budget)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+    with _orchestrated():
+        totals = plan_flow(as_of=as_of.date(), budget=budget)
     console.print(
         f"budget {totals.budget:,.2f}: reach {totals.reach:,} customers, control group {totals.control:,} (held out), "
         f"cost {totals.cost:,.2f}, expected saved value {totals.expected_saved_value:,.2f}, ROI {totals.roi:.2f}"
@@ -389,11 +405,7 @@ def export_command(
 
     if what != "scores":
         raise typer.BadParameter("only 'scores' can be exported", param_hint="WHAT")
-    try:
-        rows = export_scores(get_settings(), as_of.date(), out)
-    except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+    rows = export_scores(get_settings(), as_of.date(), out)
     console.print(f"{rows:,} rows written to {out}")
 
 

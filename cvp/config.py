@@ -62,6 +62,15 @@ class ScoringSettings(BaseModel):
     playbook: Path | None = Field(None, description="YAML playbook; the shipped default if unset")
 
 
+class JobsSettings(BaseModel):
+    """How jobs share a warehouse (README, "Locking and concurrency") and where logs go."""
+
+    lock_wait_seconds: float = Field(
+        30.0, ge=0, description="wait this long for a busy warehouse or date, then refuse"
+    )
+    log_dir: Path = Field(Path(".cvp/logs"), description="one log file per failed command")
+
+
 class ServerSettings(BaseModel):
     """`cvp server up`: Prefect server, MLflow tracking server and a worker, on this machine."""
 
@@ -122,6 +131,7 @@ class Settings(BaseSettings):
     scoring: ScoringSettings = ScoringSettings()
     server: ServerSettings = ServerSettings()
     prefect: PrefectSettings = PrefectSettings()
+    jobs: JobsSettings = JobsSettings()
 
     @classmethod
     def settings_customise_sources(

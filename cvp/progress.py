@@ -67,6 +67,7 @@ class RichReporter:
             ProgressColumn,
             SpinnerColumn,
             Task,
+            TaskID,
             TextColumn,
             TimeElapsedColumn,
         )
@@ -92,7 +93,7 @@ class RichReporter:
             TimeElapsedColumn(),
             console=console,  # type: ignore[arg-type]
         )
-        self._stack: list[int] = []
+        self._stack: list[TaskID] = []
 
     def __enter__(self) -> RichReporter:
         self._progress.start()

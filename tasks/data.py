@@ -13,9 +13,10 @@ from cvp.data.synthetic import GeneratorConfig
 from cvp.jobs.data_jobs import GenerateResult, run_generate, run_ingest
 from cvp.jobs.setup import InitResult, initialise
 from cvp.progress import stage
+from tasks.retry import retry_transient
 
 
-@task(name="init", retries=2, retry_delay_seconds=[1, 2])
+@task(name="init", retries=2, retry_delay_seconds=[1, 2], retry_condition_fn=retry_transient)
 def init_task() -> InitResult:
     with stage("Preparing the warehouse, MLflow store and expectations"):
         return initialise(get_settings())

@@ -16,6 +16,7 @@ from cvp.data.warehouse import get_engine
 from cvp.features.build import feature_set_version
 from cvp.jobs.feature_jobs import FeatureResult, run_features
 from cvp.progress import stage
+from tasks.retry import retry_transient
 
 
 def features_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -31,6 +32,7 @@ def features_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> s
     name="features",
     retries=2,
     retry_delay_seconds=[1, 2],
+    retry_condition_fn=retry_transient,
     cache_key_fn=features_cache_key,
     cache_expiration=timedelta(days=7),
     persist_result=True,

@@ -6,10 +6,11 @@ from prefect import Task
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from cvp.scoring.score import NoChampionModel
-from cvp.validation.runner import ValidationFailed
+from cvp.errors import CvpError
 
-PERMANENT_ERRORS = (ValidationFailed, NoChampionModel, ValueError, TypeError, KeyError)
+# every expected failure (cvp.errors) is permanent: a gate, a date or a missing model does not
+# change on a second try, and a held lock has already been waited for ([jobs] lock_wait_seconds)
+PERMANENT_ERRORS = (CvpError, ValueError, TypeError, KeyError)
 
 
 def retry_transient(task: Task, task_run: TaskRun, state: State) -> bool:

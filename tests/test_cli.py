@@ -74,7 +74,8 @@ def test_bad_mapping_is_a_clear_error(tmp_path, cli_env):
         ["ingest", "transactions", str(log), "--map", "customer_id=nope"], tmp_path, cli_env
     )
     assert out.returncode == 2
-    assert "nope" in out.stdout and "not in file columns" in out.stdout
+    assert "nope" in out.stderr and "not in file columns" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
 
 
 def test_validate_exits_nonzero_on_injected_errors_and_zero_on_clean_data(tmp_path, cli_env):

@@ -10,6 +10,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cvp.errors import BadInput
+
 DEFAULT_PLAYBOOK = Path(__file__).with_name("playbook.yaml")
 Tier = Literal["high", "medium", "low", "*"]
 Stage = Literal["new", "active", "at_risk", "lapsed", "churned", "reactivated", "*"]
@@ -49,7 +51,7 @@ MATCH_COLUMNS = {
 }
 
 
-class PlaybookError(ValueError):
+class PlaybookError(BadInput):
     pass
 
 

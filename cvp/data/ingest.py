@@ -21,6 +21,7 @@ from cvp.config import IngestSettings
 from cvp.data import schema
 from cvp.data.pseudonym import Pseudonymiser
 from cvp.data.warehouse import write_frame
+from cvp.errors import BadInput
 
 INGESTIBLE_TABLES: tuple[str, ...] = tuple(
     t for t in schema.RAW_TABLES if t != "customer_identities"
@@ -48,7 +49,7 @@ TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0"}
 
 
-class IngestError(ValueError):
+class IngestError(BadInput):
     """The file cannot be read at all (as opposed to individual bad rows)."""
 
 

@@ -155,6 +155,9 @@ audit_log = Table(
     Column("model_versions", Text, nullable=True, comment="JSON"),
     Column("mlflow_run_id", String(64), nullable=True),
     Column("notes", Text, nullable=True, comment="JSON: overrides and other decisions"),
+    Column("host", String(255), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("lock_key", String(128), nullable=True, comment="cvp.data.lock key"),
 )
 
 ground_truth_customers = Table(

@@ -29,15 +29,28 @@ def get_engine(url: str) -> Engine:
     """One pooled engine per URL, reused by every command in the process."""
     if url not in _ENGINES:
         _ensure_parent_dir(url)
+        _hold_file(url)
         _ENGINES[url] = sa.create_engine(url)
     return _ENGINES[url]
 
 
+def _hold_file(url: str) -> None:
+    """DuckDB: wait for (or refuse) another process's hold on the file before opening it."""
+    from cvp.config import get_settings
+    from cvp.data.lock import hold_warehouse_file
+
+    settings = get_settings()
+    hold_warehouse_file(url, settings.jobs.lock_wait_seconds, settings.operator)
+
+
 def dispose_engines() -> None:
     """Release file handles: DuckDB allows one process to hold a database file open."""
+    from cvp.data.lock import release_warehouse_files
+
     for engine in _ENGINES.values():
         engine.dispose()
     _ENGINES.clear()
+    release_warehouse_files()
 
 
 def backend_name(bind: Engine | Connection) -> str:

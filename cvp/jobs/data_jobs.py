@@ -8,17 +8,15 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from cvp.audit import audited
 from cvp.config import Settings
 from cvp.data import schema
-from cvp.data.fingerprint import warehouse_fingerprint
 from cvp.data.ingest import IngestReport, ingest_file
 from cvp.data.landing import export_landing
 from cvp.data.load import load_dataset, pseudonymise_frame
 from cvp.data.pseudonym import Pseudonymiser, load_key
 from cvp.data.synthetic import GeneratorConfig, generate
-from cvp.data.warehouse import get_engine, write_frame
-from cvp.experiments.tracking import tracked_run
+from cvp.data.warehouse import write_frame
+from cvp.jobs.context import open_job
 
 DATA_EXPERIMENT = "data"
 
@@ -35,7 +33,6 @@ def run_generate(
     settings: Settings, config: GeneratorConfig, export_dir: Path | None = None
 ) -> GenerateResult:
     """Load a synthetic dataset into the warehouse, or write it as landing files to import."""
-    engine = get_engine(settings.warehouse_url)
     pseudonymiser = Pseudonymiser(load_key(settings))
     params = {
         "customers": config.customers,
@@ -45,15 +42,11 @@ def run_generate(
         "inject_errors": config.inject_errors,
         "export_dir": str(export_dir) if export_dir else None,
     }
-    with (
-        audited(engine, "generate", settings.operator, params) as audit,
-        tracked_run(settings, DATA_EXPERIMENT, "generate", {"cvp.command": "generate"}) as run,
-    ):
-        audit.mlflow_run_id = run.info.run_id
+    with open_job(settings, "generate", params, experiment=DATA_EXPERIMENT) as job:
         mlflow.log_params(params)
         dataset = generate(config)
         landing: dict[str, Path] = {}
-        with engine.begin() as conn:
+        with job.engine.begin() as conn:
             if export_dir is None:
                 counts = load_dataset(conn, dataset, pseudonymiser)
             else:
@@ -61,12 +54,9 @@ def run_generate(
                 landing = export_landing(dataset, export_dir, malformed, config.seed)
                 counts = dataset.row_counts()
                 _replace_ground_truth(conn, dataset.ground_truth, pseudonymiser)
-        with engine.connect() as conn:
-            fingerprint, _ = warehouse_fingerprint(conn)
-        audit.data_fingerprint = fingerprint
+        fingerprint = job.refresh_fingerprint()
         mlflow.log_metrics({f"rows_{name}": value for name, value in counts.items()})
-        mlflow.set_tag("cvp.data_fingerprint", fingerprint)
-        return GenerateResult(counts, fingerprint, run.info.run_id, landing)
+        return GenerateResult(counts, fingerprint, job.mlflow_run_id, landing)
 
 
 def _replace_ground_truth(conn, truth: pd.DataFrame, pseudonymiser: Pseudonymiser) -> None:
@@ -82,22 +72,17 @@ def run_ingest(
     header: bool | None = None,
 ) -> IngestReport:
     """Import one file; the whole file commits or nothing does (quarantine included)."""
-    engine = get_engine(settings.warehouse_url)
     pseudonymiser = Pseudonymiser(load_key(settings))
     params = {"table": table, "path": str(path), "mapping": mapping, "header": header}
-    with (
-        audited(engine, "ingest", settings.operator, params) as audit,
-        tracked_run(settings, DATA_EXPERIMENT, f"ingest {table}", {"cvp.command": "ingest"}) as run,
-    ):
-        audit.mlflow_run_id = run.info.run_id
+    with open_job(
+        settings, "ingest", params, experiment=DATA_EXPERIMENT, run_name=f"ingest {table}"
+    ) as job:
         mlflow.log_params({"table": table, "file": path.name, "mapping": mapping})
-        with engine.begin() as conn:
+        with job.engine.begin() as conn:
             report = ingest_file(conn, table, path, mapping, pseudonymiser, settings.ingest, header)
-        with engine.connect() as conn:
-            fingerprint, _ = warehouse_fingerprint(conn)
-        audit.data_fingerprint = fingerprint
+        job.refresh_fingerprint()
         mlflow.log_metrics(report.as_metrics())
-        mlflow.set_tags({"cvp.data_fingerprint": fingerprint, "cvp.source": report.source})
+        mlflow.set_tag("cvp.source", report.source)
         if not report.issues.empty:
             mlflow.log_table(report.issue_summary(), artifact_file="quarantine_summary.json")
         return report

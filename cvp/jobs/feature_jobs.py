@@ -7,13 +7,10 @@ from datetime import date
 
 import mlflow
 
-from cvp.audit import audited
 from cvp.config import Settings
-from cvp.data.fingerprint import warehouse_fingerprint
-from cvp.data.warehouse import get_engine
-from cvp.experiments.tracking import tracked_run
 from cvp.features.build import available_families, build_features, feature_set_version
 from cvp.features.store import write_snapshot
+from cvp.jobs.context import open_job
 from cvp.validation.runner import ValidationFailed, validate_derived
 
 FEATURES_EXPERIMENT = "features"
@@ -30,23 +27,17 @@ class FeatureResult:
 
 
 def run_features(settings: Settings, as_of: date) -> FeatureResult:
-    engine = get_engine(settings.warehouse_url)
     version = feature_set_version()
     params = {"as_of": as_of.isoformat(), "feature_set_version": version}
-    with (
-        audited(engine, "features", settings.operator, params) as audit,
-        tracked_run(
-            settings, FEATURES_EXPERIMENT, f"features {as_of}", {"cvp.command": "features"}
-        ) as run,
-    ):
-        audit.mlflow_run_id = run.info.run_id
-        with engine.connect() as conn:
+    with open_job(
+        settings, "features", params, experiment=FEATURES_EXPERIMENT, as_of=as_of, history_days=0
+    ) as job:
+        with job.engine.connect() as conn:
             families = [f.name for f in available_families(conn)]
             frame = build_features(conn, as_of)
-            audit.data_fingerprint, _ = warehouse_fingerprint(conn)
-        with engine.begin() as conn:  # the date's snapshot is replaced atomically
+        with job.engine.begin() as conn:  # the date's snapshot is replaced atomically
             rows = write_snapshot(conn, version, as_of, frame)
-        checked = validate_derived(engine, settings, "feature_snapshots", as_of)
+        checked = validate_derived(job.engine, settings, "feature_snapshots", as_of)
         mlflow.set_tag("cvp.validation.snapshot_passed", str(checked.passed).lower())
         if not checked.passed:
             raise ValidationFailed(checked.failure_message())
@@ -54,5 +45,4 @@ def run_features(settings: Settings, as_of: date) -> FeatureResult:
         mlflow.log_params({**params, "families": ",".join(families)})
         mlflow.log_metric("customers", rows)
         mlflow.log_dict(null_rates, "null_rates.json")
-        mlflow.set_tag("cvp.data_fingerprint", audit.data_fingerprint)
-        return FeatureResult(as_of, version, rows, families, null_rates, run.info.run_id)
+        return FeatureResult(as_of, version, rows, families, null_rates, job.mlflow_run_id)

@@ -6,19 +6,20 @@ from datetime import date
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from cvp.actions.budget import PlanTotals, plan_budget
-from cvp.audit import audited
 from cvp.config import Settings
-from cvp.data.fingerprint import warehouse_fingerprint
 from cvp.data.warehouse import get_engine, read_frame, write_frame
-from cvp.experiments.tracking import configure_tracking, tracked_run
+from cvp.errors import BadInput, StateError
+from cvp.experiments.tracking import configure_tracking
 from cvp.features.build import feature_set_version
 from cvp.features.store import read_snapshot, write_snapshot
+from cvp.jobs.context import open_job, pause_for_crash_test
 from cvp.scoring.score import ScoreResult, load_champions, score, write_scores
 from cvp.scoring.store import customer_scores, retention_plan
-from cvp.validation.gate import validation_gate
 from cvp.validation.runner import ValidationFailed, validate_derived
 from cvp.value.lifecycle import LifecycleRules
 
@@ -31,31 +32,36 @@ def run_score(
 ) -> ScoreResult:
     """`reuse_snapshot`: score the stored snapshot of this date (a pipeline that has just built
     it) instead of building it again; falls back to building when none is stored."""
-    engine = get_engine(settings.warehouse_url)
-    models = load_champions(configure_tracking(settings))  # fails first if nothing is trained
-    gate = validation_gate(engine, settings, as_of, force=force_validation)
     params = {"as_of": as_of.isoformat(), "force_validation": force_validation}
-    with (
-        audited(engine, "score", settings.operator, params) as audit,
-        tracked_run(
-            settings, SCORING_EXPERIMENT, f"score {as_of}", {"cvp.command": "score", **gate.tags()}
-        ) as run,
-    ):
-        audit.mlflow_run_id = run.info.run_id
-        audit.notes = {"validation_override": gate.overridden}
-        audit.model_versions = {"cvp-churn": models.churn_version, "cvp-clv": models.clv_version}
-        with engine.connect() as conn:
-            audit.data_fingerprint, _ = warehouse_fingerprint(conn)
+    with open_job(
+        settings,
+        "score",
+        params,
+        experiment=SCORING_EXPERIMENT,
+        as_of=as_of,
+        history_days=0,
+        gate=True,
+        force_validation=force_validation,
+        require=lambda: load_champions(configure_tracking(settings)),
+    ) as job:
+        models = job.required
+        job.audit.model_versions = {
+            "cvp-churn": models.churn_version,
+            "cvp-clv": models.clv_version,
+        }
+        with job.engine.connect() as conn:
             stored = read_snapshot(conn, feature_set_version(), as_of) if reuse_snapshot else None
             stored = stored if stored is not None and not stored.empty else None
             result = score(conn, models, as_of, settings.scoring, LifecycleRules(), snapshot=stored)
-        with engine.begin() as conn:  # snapshot, scores and their side tables commit together
+        with job.engine.begin() as conn:  # snapshot, scores and their side tables commit together
             if stored is None:
                 write_snapshot(conn, feature_set_version(), as_of, result.features)
             write_scores(
                 conn, result, "config" if settings.scoring.value_index_weights else "entropy"
             )
-        checked = validate_derived(engine, settings, "customer_scores", as_of)
+            pause_for_crash_test("write")
+        pause_for_crash_test("committed")
+        checked = validate_derived(job.engine, settings, "customer_scores", as_of)
         mlflow.set_tag("cvp.validation.scores_passed", str(checked.passed).lower())
         if not checked.passed:
             raise ValidationFailed(checked.failure_message())
@@ -82,28 +88,36 @@ def run_score(
         return result
 
 
+def _stored_scores(engine: Engine, as_of: date) -> pd.DataFrame:
+    with engine.connect() as conn:
+        scores = read_frame(
+            conn, sa.select(customer_scores).where(customer_scores.c.as_of == as_of)
+        )
+    if scores.empty:
+        raise StateError(f"no scores for {as_of}: run `cvp score --as-of {as_of}` first")
+    return scores
+
+
 def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals, int]:
-    engine = get_engine(settings.warehouse_url)
     campaign = f"retention-{as_of}"
-    with (
-        audited(
-            engine, "plan", settings.operator, {"as_of": as_of.isoformat(), "budget": budget}
-        ) as audit,
-        tracked_run(settings, SCORING_EXPERIMENT, f"plan {as_of}", {"cvp.command": "plan"}) as run,
-    ):
-        audit.mlflow_run_id = run.info.run_id
-        with engine.connect() as conn:
-            scores = read_frame(
-                conn, sa.select(customer_scores).where(customer_scores.c.as_of == as_of)
-            )
-        if scores.empty:
-            raise ValueError(f"no scores for {as_of}: run `cvp score --as-of {as_of}` first")
-        audit.model_versions = {
+    params = {"as_of": as_of.isoformat(), "budget": budget}
+    if budget < 0:
+        raise BadInput(f"budget {budget}: a retention budget cannot be negative")
+    with open_job(
+        settings,
+        "plan",
+        params,
+        experiment=SCORING_EXPERIMENT,
+        as_of=as_of,
+        require=lambda: _stored_scores(get_engine(settings.warehouse_url), as_of),
+    ) as job:
+        scores = job.required
+        job.audit.model_versions = {
             "cvp-churn": str(scores["churn_model_version"].iloc[0]),
             "cvp-clv": str(scores["clv_model_version"].iloc[0]),
         }
         plan, totals = plan_budget(scores, budget, campaign)
-        with engine.begin() as conn:
+        with job.engine.begin() as conn:
             conn.execute(sa.delete(retention_plan).where(retention_plan.c.as_of == as_of))
             write_frame(conn, retention_plan, plan)
         mlflow.log_params({"as_of": as_of.isoformat(), "budget": budget, "campaign": campaign})
@@ -130,7 +144,7 @@ def export_scores(settings: Settings, as_of: date, out: Path) -> int:
             .order_by(customer_scores.c.priority_rank),
         )
     if frame.empty:
-        raise ValueError(f"no scores for {as_of}: run `cvp score --as-of {as_of}` first")
+        raise StateError(f"no scores for {as_of}: run `cvp score --as-of {as_of}` first")
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
     if suffix == ".parquet":
@@ -138,5 +152,5 @@ def export_scores(settings: Settings, as_of: date, out: Path) -> int:
     elif suffix == ".csv":
         frame.to_csv(out, index=False)
     else:
-        raise ValueError(f"{out}: use a .csv or .parquet file name")
+        raise BadInput(f"{out}: use a .csv or .parquet file name")
     return len(frame)

@@ -12,11 +12,10 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-from cvp.audit import audited
 from cvp.config import Settings
-from cvp.data.fingerprint import warehouse_fingerprint
-from cvp.data.warehouse import get_engine
-from cvp.experiments.tracking import configure_tracking, ensure_experiment, tracked_run
+from cvp.errors import BadInput
+from cvp.experiments.tracking import configure_tracking, ensure_experiment
+from cvp.jobs.context import open_job
 from cvp.models.calibration import choose_calibrator
 from cvp.models.dataset import Splits, baseline_revenue, feature_columns, load_splits, plan_cutoffs
 from cvp.models.decision import choose_threshold
@@ -24,7 +23,6 @@ from cvp.models.metrics import churn_metrics, clv_metrics
 from cvp.models.registry import PromotionDecision, decide_promotion, frame_for
 from cvp.models.tuning import TunedModel, tune
 from cvp.reports import plots
-from cvp.validation.gate import validation_gate
 
 TRAINING_EXPERIMENT = "training"
 MODEL_NAMES = {"churn": "cvp-churn", "clv": "cvp-clv"}
@@ -347,31 +345,40 @@ def _train_churn(
     )
 
 
+def training_history_days(config: TrainingConfig) -> int:
+    """Days of data a training date needs before it: train, valid and test label windows."""
+    return 3 * config.horizon_days + config.step_days * (config.train_cutoffs - 1)
+
+
+def _check_config(config: TrainingConfig) -> None:
+    unknown = sorted(set(config.targets) - set(MODEL_NAMES))
+    if unknown or not config.targets:
+        raise BadInput(f"targets {unknown or '(none)'}: choose from {sorted(MODEL_NAMES)}")
+    if config.trials < 1 or config.horizon_days < 1 or config.train_cutoffs < 1:
+        raise BadInput("trials, horizon_days and train_cutoffs must be at least 1")
+
+
 def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
-    engine = get_engine(settings.warehouse_url)
-    gate = validation_gate(engine, settings, config.as_of, force=config.force_validation)
     client = configure_tracking(settings)
     experiment_id = ensure_experiment(settings, TRAINING_EXPERIMENT)
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.__dict__.items()}
-    with (
-        audited(engine, "train", settings.operator, params) as audit,
-        tracked_run(
-            settings,
-            TRAINING_EXPERIMENT,
-            f"train {config.as_of}",
-            {"cvp.command": "train", **gate.tags()},
-        ) as parent,
-    ):
-        audit.mlflow_run_id = parent.info.run_id
-        audit.notes = {
-            "validation_override": gate.overridden,
-            "validation_run_id": gate.report.run_id,
-        }
+    with open_job(
+        settings,
+        "train",
+        params,
+        experiment=TRAINING_EXPERIMENT,
+        as_of=config.as_of,
+        history_days=training_history_days(config),
+        gate=True,
+        force_validation=config.force_validation,
+        require=lambda: _check_config(config),
+    ) as job:
+        audit, parent, engine, gate = job.audit, job.run, job.engine, job.gate
+        assert gate is not None
         cutoffs = plan_cutoffs(
             config.as_of, config.horizon_days, config.train_cutoffs, config.step_days
         )
         with engine.connect() as conn:
-            audit.data_fingerprint, _ = warehouse_fingerprint(conn)
             splits = load_splits(conn, cutoffs, config.horizon_days, config.as_of)
         tags = {
             "cvp.data_fingerprint": audit.data_fingerprint,

@@ -6,11 +6,8 @@ from datetime import date
 
 import mlflow
 
-from cvp.audit import audited
 from cvp.config import Settings
-from cvp.data.fingerprint import warehouse_fingerprint
-from cvp.data.warehouse import get_engine
-from cvp.experiments.tracking import tracked_run
+from cvp.jobs.context import open_job
 from cvp.validation.runner import ValidationReport, validate_warehouse
 
 VALIDATION_EXPERIMENT = "validation"
@@ -19,19 +16,12 @@ VALIDATION_EXPERIMENT = "validation"
 def run_validate(
     settings: Settings, as_of: date | None = None, tables: list[str] | None = None
 ) -> ValidationReport:
-    engine = get_engine(settings.warehouse_url)
     as_of = as_of or date.today()
     params = {"as_of": as_of.isoformat(), "tables": ",".join(tables or [])}
-    with (
-        audited(engine, "validate", settings.operator, params) as audit,
-        tracked_run(
-            settings, VALIDATION_EXPERIMENT, f"validate {as_of}", {"cvp.command": "validate"}
-        ) as run,
-    ):
-        audit.mlflow_run_id = run.info.run_id
-        with engine.connect() as conn:
-            audit.data_fingerprint, _ = warehouse_fingerprint(conn)
-        report = validate_warehouse(engine, settings, as_of, tables)
+    with open_job(
+        settings, "validate", params, experiment=VALIDATION_EXPERIMENT, as_of=as_of
+    ) as job:
+        report = validate_warehouse(job.engine, settings, as_of, tables)
         failures = report.failures
         mlflow.log_params(params)
         mlflow.log_metrics(

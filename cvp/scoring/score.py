@@ -23,6 +23,7 @@ from cvp.actions.reasons import explain
 from cvp.config import ScoringSettings
 from cvp.data import schema
 from cvp.data.warehouse import read_frame, write_frame
+from cvp.errors import StateError
 from cvp.features.build import build_features, feature_set_version
 from cvp.models.calibration import Calibrator
 from cvp.models.dataset import add_btyd_features
@@ -35,8 +36,8 @@ from cvp.value.rfm import rfm_scores
 CHURN_MODEL, CLV_MODEL = "cvp-churn", "cvp-clv"
 
 
-class NoChampionModel(RuntimeError):
-    pass
+class NoChampionModel(StateError):
+    """Nothing to score with: no champion in the registry (train first)."""
 
 
 @dataclass

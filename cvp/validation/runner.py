@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from cvp.config import Settings
 from cvp.data import schema
 from cvp.data.warehouse import read_frame, write_frame
+from cvp.errors import JobRefused
 from cvp.validation.store import validation_results
 from cvp.validation.suites import (
     CRITICAL,
@@ -37,7 +38,7 @@ DATE_COLUMNS = ("signup_date", "start_date", "end_date")
 SAMPLE_SIZE = 5
 
 
-class ValidationFailed(RuntimeError):
+class ValidationFailed(JobRefused):
     """A critical expectation failed; the message names the tables and expectations."""
 
 
