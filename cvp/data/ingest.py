@@ -121,6 +121,8 @@ class _Issues:
         )
         if column in PII_FIELDS:
             raw_values = pd.Series(REDACTED, index=rows, dtype="string")
+        # PostgreSQL text cannot hold NUL: keep it visible as an escape
+        raw_values = raw_values.str.replace("\x00", "\\x00", regex=False)
         reasons = reason.loc[rows] if isinstance(reason, pd.Series) else reason
         self.parts.append(
             pd.DataFrame(

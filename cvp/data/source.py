@@ -246,6 +246,7 @@ def _read_text(path: Path, data: bytes, table: str, options: ReadOptions) -> Sou
     header = options.header
     if header is None:
         header = _looks_like_header(first_line, sep, table, options.mapping)
+    _check_field_counts(path, text, sep)
     try:
         raw = pd.read_csv(
             io.StringIO(text),
@@ -283,6 +284,30 @@ def _read_text(path: Path, data: bytes, table: str, options: ReadOptions) -> Sou
     source = SourceFile(path, table, raw, options, "csv", encoding, sep)
     source.frame = _select_columns(source, raw)
     return source
+
+
+def _check_field_counts(path: Path, text: str, sep: str) -> None:
+    """Refuse a row with more fields than the first line: pandas would silently turn the first
+    column into an index or drop the extra values. Shorter rows are padded with missing values,
+    which the row rules then quarantine if they matter."""
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    expected = None
+    try:
+        for record in reader:
+            if not any(field.strip() for field in record):
+                continue
+            if expected is None:
+                expected = len(record)
+            elif len(record) > expected:
+                raise IngestError(
+                    f"{path}: malformed file: line {reader.line_num} has {len(record)} fields, "
+                    f"the first line {expected} (separator {SEPARATORS.get(sep, sep)}); quote "
+                    f"values that contain the separator, or pass --sep"
+                )
+    except csv.Error as exc:
+        raise IngestError(
+            f"{path}: malformed file: {exc} near line {reader.line_num}; check the quoting"
+        ) from exc
 
 
 def _read_parquet(path: Path, table: str, options: ReadOptions) -> SourceFile:
