@@ -172,6 +172,49 @@ def test_unreadable_inputs_fail_clearly(settings, tmp_path):
         run_ingest(settings, "transactions", ragged, {})
 
 
+def _load(settings, table: str, path: Path, mapping: dict[str, str] | None = None):
+    with get_engine(settings.warehouse_url).begin() as conn:
+        return ingest_file(
+            conn,
+            table,
+            path,
+            ReadOptions(mapping or {}),
+            Pseudonymiser(TEST_KEY.encode()),
+            settings,
+        )
+
+
+def test_source_ids_keep_their_exact_text_and_integer_dates_parse(settings):
+    """Leading zeros and case are part of an id, in CSV and Parquet; YYYYMMDD integers are dates;
+    SQL-looking text is stored as text."""
+    _load(settings, "customers", CORPUS / "master.csv", {"customer_id": "customer_ref"})
+    report = _load(settings, "transactions", CORPUS / "unknown_ids.csv")
+    assert (report.inserted, report.quarantined_rows) == (2, 2)  # 0007 and ab7 are unknown
+    with get_engine(settings.warehouse_url).connect() as conn:
+        ids = read_frame(conn, "SELECT source_customer_id FROM customer_identities")
+    assert sorted(ids["source_customer_id"]) == ["007", "7", "Ab7", "aB7"]
+
+
+def test_bare_log_ids_dates_and_repeats(settings):
+    report = _load(settings, "transactions", CORPUS / "yyyymmdd_int.parquet")
+    assert (report.inserted, report.quarantined_rows, report.customers_derived) == (3, 0, 2)
+    with get_engine(settings.warehouse_url).connect() as conn:
+        tx = read_frame(conn, "SELECT customer_id, ts FROM transactions ORDER BY ts")
+    assert [str(t.date()) for t in tx["ts"]] == ["1997-01-01", "1997-01-02", "1997-01-03"]
+    assert tx["customer_id"].nunique() == 2  # '00123' and '123' are different customers
+    repeats = _load(settings, "transactions", CORPUS / "bare_log_repeats.csv")
+    assert (repeats.inserted, repeats.repeated_rows) == (5, 3)
+    again = _load(settings, "transactions", CORPUS / "bare_log_repeats.csv")
+    assert (again.inserted, again.already_present) == (0, 5)
+    sql = _load(settings, "transactions", CORPUS / "sql_looking_strings.csv")
+    assert (sql.inserted, sql.quarantined_rows) == (1, 2)
+    with get_engine(settings.warehouse_url).connect() as conn:
+        stored = read_frame(conn, "SELECT category FROM transactions WHERE category IS NOT NULL")
+        counts = table_counts(conn, ["transactions", "customers"])
+    assert stored["category"].tolist() == ["'; DELETE FROM t;--"]
+    assert counts == {"transactions": 9, "customers": 5}
+
+
 # --- the bad-input corpus: every case through the real `cvp ingest` CLI ------------------------
 
 CORPUS = Path(__file__).parent / "data" / "bad_inputs"
