@@ -191,6 +191,7 @@ def ingest(
         "yes" if report.reconciles else "[red]NO[/red]",
     )
     console.print(summary)
+    console.print(f"read as {_cell(report.read_as, 200)}", soft_wrap=True)
     console.print(
         f"{report.rows_read} rows read = {report.inserted} inserted + "
         f"{report.already_present} already present + {report.quarantined_rows} quarantined",

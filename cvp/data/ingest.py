@@ -63,6 +63,7 @@ class IngestReport:
     quarantined_rows: int = 0
     customers_derived: int = 0
     repeated_rows: int = 0
+    read_as: str = ""
     issues: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
 
@@ -265,7 +266,9 @@ def ingest_source(
     """Validate and load a file already read as text; see module docstring for the buckets."""
     table, frame = source.table, source.frame
     now = now or datetime.now()
-    report = IngestReport(table=table, source=source_name, rows_read=len(frame))
+    report = IngestReport(
+        table=table, source=source_name, rows_read=len(frame), read_as=source.description()
+    )
     report.warnings.extend(source.warnings)
     values, issues = coerce(source, settings, now)
     source_ids = frame["customer_id"].str.strip()

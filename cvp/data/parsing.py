@@ -166,7 +166,7 @@ def day_month_order(text: pd.Series, column: str) -> str | None:
         return "dmy"
     if month_first.any():
         return "mdy"
-    return "dmy"  # only values like 05/05/2024, which read the same both ways
+    return None  # only values like 05/05/2024, which read the same both ways
 
 
 def _iso_text(year: pd.Series, month: pd.Series, day: pd.Series, time: pd.Series) -> pd.Series:

@@ -93,6 +93,22 @@ class SourceFile:
     date_orders: dict[str, str | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
+    def description(self) -> str:
+        """How the file was read, for the user to check the guesses."""
+        parts = [self.kind]
+        if self.encoding:
+            parts.append(self.encoding)
+        if self.sep:
+            parts.append(f"{SEPARATORS.get(self.sep, self.sep)}-separated")
+        if self.options.decimal:
+            parts.append(f"decimal mark '{self.options.decimal}'")
+        if self.options.date_format:
+            parts.append(f"dates {self.options.date_format}")
+        orders = {c: o for c, o in self.date_orders.items() if o}
+        for column, order in orders.items():
+            parts.append(f"{column} {'day' if order == 'dmy' else 'month'}-first")
+        return ", ".join(parts)
+
 
 def target_columns(table: str) -> list[str]:
     columns = [c.name for c in schema.metadata.tables[table].columns]
