@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cvp.config import Settings
-from cvp.data.rules import DERIVED_TABLES, import_rules, stale_suite_files
+from cvp.data.rules import DERIVED_TABLES, import_rules
+from cvp.data.suite_files import stale_suite_files
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import get_engine, read_frame
 from cvp.jobs.data_jobs import run_generate
@@ -97,7 +98,7 @@ def test_single_table_and_freshness_warning(settings):
 def test_committed_suites_are_current():
     """expectations/suites/*.json is the rules' declarative form; regenerate after a change."""
     stale = stale_suite_files(REPO / "expectations" / "suites")
-    assert not stale, f"{stale} not current: run python -m cvp.data.rules --write"
+    assert not stale, f"{stale} not current: run python -m cvp.data.suite_files --write"
 
 
 def test_suites_are_built_from_the_committed_declarations():
