@@ -374,8 +374,9 @@ def _all_counts(engine: sa.Engine) -> dict[str, int]:
 def corpus(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[CorpusRunner]:
     """One initialised warehouse (and MLflow store) copied per case; the selected cases start
     together so the CLI processes overlap."""
-    _PYCACHE[:] = [str(request.config.cache.mkdir("cvp-pycache"))]
     root = tmp_path_factory.mktemp("corpus")
+    cache = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    _PYCACHE[:] = [str(cache.mkdir("cvp-pycache") if cache else root / "pycache")]
     template = root / "template"
     template.mkdir()
     settings = make_settings(template, f"duckdb:///{template / 'wh.duckdb'}")
