@@ -110,7 +110,7 @@ def _cell(value: object, width: int = 60) -> str:
     """A value from someone's file, safe to show: no markup, no control characters, short."""
     from rich.markup import escape
 
-    shown = "" if value is None or str(value) in ("<NA>", "nan") else str(value)
+    shown = "" if value is None or str(value) == "<NA>" else str(value)
     text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in shown)
     return escape(text if len(text) <= width else text[: width - 1] + "…")
 
