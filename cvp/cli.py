@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -172,19 +172,36 @@ def generate(
 
 
 def _parse_mapping(pairs: list[str]) -> dict[str, str]:
+    from cvp.data.source import IngestError
+
     mapping: dict[str, str] = {}
     for pair in pairs:
         target, sep, source = pair.partition("=")
-        if not sep or not target or not source:
-            raise typer.BadParameter(f"{pair!r}: expected target=source", param_hint="--map")
+        if not sep or not target.strip() or not source.strip():
+            raise IngestError(f"--map {pair!r}: expected target=source, e.g. --map ts=order_date")
         mapping[target.strip()] = source.strip()
     return mapping
+
+
+def _cell(value: object, width: int = 60) -> str:
+    """A value from someone's file, safe to show: no markup, no control characters, short."""
+    from rich.markup import escape
+
+    shown = "" if value is None or str(value) == "<NA>" else str(value)
+    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in shown)
+    return escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def _one_line(message: str, style: str = "red", label: str = "error") -> None:
+    from rich.markup import escape
+
+    console.print(f"[{style}]{label}:[/{style}] {escape(message)}", soft_wrap=True)
 
 
 @app.command()
 def ingest(
     table: Annotated[str, typer.Argument(help="Raw table, e.g. transactions or customers.")],
-    path: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file.")],
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, TXT or Parquet file.")],
     map_: Annotated[
         list[str] | None,
         typer.Option("--map", help="target=source column pair; repeat for each column."),
@@ -192,15 +209,56 @@ def ingest(
     header: Annotated[
         bool | None, typer.Option("--header/--no-header", help="Default: detect.")
     ] = None,
+    sep: Annotated[
+        str | None,
+        typer.Option(help="Separator: comma, semicolon, tab or pipe. Default: detect."),
+    ] = None,
+    decimal: Annotated[
+        str | None,
+        typer.Option(
+            help="Decimal mark, '.' or ','. Needed when numbers contain commas (e.g. 1.234,56)."
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="File encoding, e.g. latin-1, cp1252, utf-16. Default: BOM or UTF-8."),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            help="strftime format of the date columns, e.g. %d/%m/%Y; needed when day and "
+            "month cannot be told apart.",
+        ),
+    ] = None,
+    flow: Annotated[
+        bool,
+        typer.Option(
+            "--flow/--no-flow",
+            help="Run as a Prefect flow (default), or in this process without Prefect "
+            "(same checks, audit row and MLflow run; needs `cvp init` first).",
+        ),
+    ] = True,
     show: Annotated[int, typer.Option(help="Quarantined rows to print.")] = 20,
 ) -> None:
-    """Import your own CSV/Parquet into a raw table; bad rows are quarantined with reasons."""
-    from flows.ingest import ingest_flow
+    """Import your own CSV/Parquet into a raw table; bad rows are quarantined with reasons.
 
-    mapping = _parse_mapping(map_ or [])
-    with _orchestrated():
-        report = ingest_flow(table=table, path=path, mapping=mapping, header=header)
-    summary = Table(title=f"{path} -> {table}")
+    Exit codes: 0 imported (quarantined rows are listed and kept in the quarantine table);
+    1 the counts do not reconcile; 2 the file or the arguments were refused, nothing written.
+    """
+    from cvp.data.source import IngestError, ReadOptions, read_source
+
+    try:
+        options = ReadOptions(
+            _parse_mapping(map_ or []), header, sep, decimal, encoding, date_format
+        )
+        read_source(path, table, options)  # refuse an unusable file before anything starts
+        with _orchestrated() if flow else nullcontext():
+            report = _run_ingest(table, path, options, flow)
+    except IngestError as exc:
+        _one_line(str(exc))
+        raise typer.Exit(2) from exc
+    summary = Table(title=f"{_cell(path, 120)} -> {table}")
     for column in ("rows read", "inserted", "already present", "quarantined", "reconciles"):
         summary.add_column(column, justify="right")
     summary.add_row(
@@ -211,6 +269,14 @@ def ingest(
         "yes" if report.reconciles else "[red]NO[/red]",
     )
     console.print(summary)
+    console.print(f"read as {_cell(report.read_as, 200)}", soft_wrap=True)
+    console.print(
+        f"{report.rows_read} rows read = {report.inserted} inserted + "
+        f"{report.already_present} already present + {report.quarantined_rows} quarantined",
+        soft_wrap=True,
+    )
+    for warning in report.warnings:
+        _one_line(warning, "yellow", "warning")
     if report.customers_derived:
         console.print(f"customers derived from the file: {report.customers_derived:,}")
     if not report.issues.empty:
@@ -218,10 +284,36 @@ def ingest(
         for column in ("row", "column", "value", "reason"):
             issues.add_column(column)
         for row in report.issues.head(show).itertuples():
-            issues.add_row(str(row.row_number), row.column_name, str(row.raw_value), row.reason)
+            issues.add_row(
+                str(row.row_number), row.column_name, _cell(row.raw_value), _cell(row.reason, 120)
+            )
         console.print(issues)
     if not report.reconciles:
         raise typer.Exit(1)
+
+
+def _run_ingest(table: str, path: Path, options, flow: bool):
+    """The ingest job through its Prefect flow, or in this process."""
+    from cvp.data.source import IngestError
+
+    if flow:
+        from flows.ingest import ingest_flow
+
+        return ingest_flow(table=table, path=path, options=options)
+    import sqlalchemy as sa
+
+    from cvp.config import get_settings
+    from cvp.data.pseudonym import MissingPseudonymKey
+    from cvp.data.warehouse import get_engine
+    from cvp.jobs.data_jobs import run_ingest
+
+    settings = get_settings()
+    if not sa.inspect(get_engine(settings.warehouse_url)).has_table(table):
+        raise IngestError(f"the warehouse has no table {table!r}; run cvp init first")
+    try:
+        return run_ingest(settings, table, path, options=options)
+    except MissingPseudonymKey as exc:
+        raise IngestError(str(exc)) from exc
 
 
 @app.command()

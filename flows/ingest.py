@@ -6,13 +6,17 @@ from pathlib import Path
 
 from prefect import flow
 
-from cvp.data.ingest import IngestReport
+from cvp.data.ingest import IngestReport, ReadOptions
 from tasks.data import ingest_task, init_task
 
 
 @flow(name="ingest", log_prints=True)
 def ingest_flow(
-    table: str, path: Path, mapping: dict[str, str] | None = None, header: bool | None = None
+    table: str,
+    path: Path,
+    mapping: dict[str, str] | None = None,
+    header: bool | None = None,
+    options: ReadOptions | None = None,
 ) -> IngestReport:
     init_task()
-    return ingest_task(table, path, mapping or {}, header)
+    return ingest_task(table, path, mapping or {}, header, options)

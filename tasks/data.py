@@ -8,7 +8,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from cvp.config import get_settings
-from cvp.data.ingest import IngestReport
+from cvp.data.ingest import IngestReport, ReadOptions
 from cvp.data.synthetic import GeneratorConfig
 from cvp.jobs.data_jobs import GenerateResult, run_generate, run_ingest
 from cvp.jobs.setup import InitResult, initialise
@@ -36,10 +36,14 @@ def generate_task(config: GeneratorConfig, export_dir: Path | None) -> GenerateR
 
 @task(name="ingest")
 def ingest_task(
-    table: str, path: Path, mapping: dict[str, str], header: bool | None
+    table: str,
+    path: Path,
+    mapping: dict[str, str],
+    header: bool | None,
+    options: ReadOptions | None = None,
 ) -> IngestReport:
     with stage(f"Importing {table} from {path.name}"):
-        report = run_ingest(get_settings(), table, path, mapping, header)
+        report = run_ingest(get_settings(), table, path, mapping, header, options)
     lines = [
         f"# Ingest {table} from `{path.name}`",
         "",

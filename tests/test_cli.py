@@ -56,14 +56,14 @@ def test_init_then_ingest_reports_by_row_and_is_idempotent(tmp_path, cli_env):
     assert first.returncode == 0, first.stdout + first.stderr
     lines = first.stdout.splitlines()
     summary = next(line for line in lines if "yes" in line)
-    assert [c.strip() for c in summary.split("│") if c.strip()][:4] == ["10", "3", "0", "7"]
+    assert [c.strip() for c in summary.split("│") if c.strip()][:4] == ["10", "4", "0", "6"]
     assert any("not a valid date/time" in line and "│ 4 " in line for line in lines)
     assert any("timestamp in the future" in line and "│ 8 " in line for line in lines)
     second = run_cvp(["ingest", "transactions", str(log), *maps], tmp_path, cli_env)
     assert second.returncode == 0
     row = next(line for line in second.stdout.splitlines() if "yes" in line)
     cells = [c.strip() for c in row.split("│") if c.strip()]
-    assert cells[:4] == ["10", "0", "3", "7"]
+    assert cells[:4] == ["10", "0", "4", "6"]
 
 
 def test_bad_mapping_is_a_clear_error(tmp_path, cli_env):

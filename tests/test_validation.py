@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
+from cvp.config import Settings
+from cvp.data.rules import DERIVED_TABLES, import_rules
+from cvp.data.suite_files import stale_suite_files
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import get_engine, read_frame
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.validation_jobs import run_validate
 from cvp.validation.gate import validation_gate
 from cvp.validation.runner import ValidationFailed
+from cvp.validation.suites import ValidationWindow, derived_checks, suite_checks
+
+REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.slow  # Great Expectations checkpoints take seconds each
 
@@ -87,3 +95,41 @@ def test_single_table_and_freshness_warning(settings):
     failed = report.failures.set_index("expectation")
     assert list(failed.index) == ["ts_fresh"]  # six months stale is a warning, not critical
     assert failed.loc["ts_fresh", "severity"] == "warning" and report.passed
+
+
+def test_committed_suites_are_current():
+    """expectations/suites/*.json is the rules' declarative form; regenerate after a change."""
+    stale = stale_suite_files(REPO / "expectations" / "suites")
+    assert not stale, f"{stale} not current: run python -m cvp.data.suite_files --write"
+
+
+def test_suites_are_built_from_the_committed_declarations():
+    """What GX runs (names, severities, expectation types, columns) is what the files say."""
+    window = ValidationWindow(datetime(2025, 12, 31, 23, 59), datetime(1990, 1, 1), 7)
+    for path in sorted((REPO / "expectations" / "suites").glob("*.json")):
+        document = json.loads(path.read_text())
+        table = document["table"]
+        checks = (
+            derived_checks(table, 10)
+            if table in DERIVED_TABLES
+            else suite_checks(table, Settings(), window)
+        )
+        built = [(c.name, c.severity, c.expectation().configuration.type) for c in checks]
+        declared = [(e["name"], e["severity"], e["type"]) for e in document["expectations"]]
+        assert built == declared, table
+        for check, entry in zip(checks, document["expectations"], strict=True):
+            for key in ("column", "column_list", "column_set"):
+                if key in entry["kwargs"]:
+                    assert check.kwargs[key] == entry["kwargs"][key], (table, check.name)
+
+
+def test_import_quarantine_and_suite_share_one_rule():
+    """A consent purpose outside the vocabulary is quarantined at import with the rule's reason,
+    and the same rule is the suite's `purpose_in_known_set` expectation."""
+    rule = next(r for r in import_rules("consent") if r.name == "purpose_in_known_set")
+    assert rule.reason_text(Settings(), {}) == (
+        "unknown purpose (known: marketing, analytics, profiling)"
+    )
+    window = ValidationWindow(datetime(2025, 12, 31), datetime(1990, 1, 1), 7)
+    check = next(c for c in suite_checks("consent", Settings(), window) if c.name == rule.name)
+    assert check.kwargs["value_set"] == ["marketing", "analytics", "profiling"]

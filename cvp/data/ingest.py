@@ -1,8 +1,15 @@
 """Bring-your-own-data import: CSV or Parquet into a raw table, with column mapping, type
 coercion, row-level quarantine and idempotent re-runs.
 
-Every input row ends in exactly one bucket, so the counts reconcile:
-`rows_read == inserted + already_present + quarantined_rows`.
+A file that cannot be read safely is refused whole, with one line (`cvp.data.source`). Otherwise
+every input row ends in exactly one bucket, so the counts reconcile:
+`rows_read == inserted + already_present + quarantined_rows`. The row rules come from
+`cvp.data.rules`, the same declarations the validation suites are built from.
+
+Rows without an id get one from their content. Identical rows in such a file are real repeat
+purchases (two equal orders on one day), so each repeat gets an occurrence number in its id
+(`t_<hash>`, `t_<hash>_1`, ...): they are kept, reported as a warning, and re-importing the file
+finds every one of them already present. Rows whose id repeats are quarantined as duplicates.
 """
 
 from __future__ import annotations
@@ -17,40 +24,33 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cvp.config import IngestSettings
-from cvp.data import schema
+from cvp.config import Settings
+from cvp.data import rules, schema
+from cvp.data.parsing import parse_datetimes, parse_numbers, whole_numbers
 from cvp.data.pseudonym import Pseudonymiser
-from cvp.data.warehouse import write_frame
-from cvp.errors import BadInput
-
-INGESTIBLE_TABLES: tuple[str, ...] = tuple(
-    t for t in schema.RAW_TABLES if t != "customer_identities"
+from cvp.data.source import (
+    INGESTIBLE_TABLES,
+    IngestError,
+    ReadOptions,
+    SourceFile,
+    read_source,
 )
-# columns a file must provide, per table; everything else is optional
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "customers": ("customer_id",),
-    "transactions": ("customer_id", "ts", "amount"),
-    "subscriptions": ("customer_id", "plan", "start_date", "monthly_fee"),
-    "events": ("customer_id", "ts", "event_type"),
-    "support_tickets": ("customer_id", "opened_at", "category"),
-    "surveys": ("customer_id", "ts"),
-    "marketing_touches": ("customer_id", "ts", "campaign", "arm"),
-    "consent": ("customer_id", "purpose", "granted", "ts"),
-}
-# the order assumed for a headerless file without a mapping
-HEADERLESS_ORDER: dict[str, tuple[str, ...]] = {
-    "transactions": ("customer_id", "ts", "amount", "category", "channel", "discount"),
-}
-# friendlier names accepted on the left of --map
-TARGET_ALIASES = {"timestamp": "ts", "time": "ts", "customer": "customer_id"}
+from cvp.data.warehouse import write_frame
+
 PII_FIELDS = set(schema.PII_COLUMNS)
 REDACTED = "<redacted>"
 TRUE_WORDS = {"true", "t", "yes", "y", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "0"}
-
-
-class IngestError(BadInput):
-    """The file cannot be read at all (as opposed to individual bad rows)."""
+REASONS = rules.TYPE_REASONS
+__all__ = [
+    "INGESTIBLE_TABLES",
+    "IngestError",
+    "IngestReport",
+    "ReadOptions",
+    "ingest_file",
+    "ingest_source",
+    "read_source",
+]
 
 
 @dataclass
@@ -62,7 +62,10 @@ class IngestReport:
     already_present: int = 0
     quarantined_rows: int = 0
     customers_derived: int = 0
+    repeated_rows: int = 0
+    read_as: str = ""
     issues: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def reconciles(self) -> bool:
@@ -82,6 +85,7 @@ class IngestReport:
             "already_present": self.already_present,
             "quarantined_rows": self.quarantined_rows,
             "customers_derived": self.customers_derived,
+            "repeated_rows": self.repeated_rows,
         }
 
 
@@ -93,78 +97,9 @@ def file_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _target_columns(table: str) -> list[str]:
-    return [c.name for c in schema.metadata.tables[table].columns]
-
-
-def read_source(
-    path: Path, table: str, mapping: dict[str, str], header: bool | None
-) -> pd.DataFrame:
-    """Read the file as text columns named by target column; all parsing happens later so
-    every bad value can be reported rather than failing the whole file."""
-    if not path.exists():
-        raise IngestError(f"{path}: no such file")
-    mapping = {TARGET_ALIASES.get(target, target): source for target, source in mapping.items()}
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        raw = pd.read_parquet(path)
-        raw = raw.astype("string")
-    elif suffix in {".csv", ".txt", ".tsv"}:
-        sep = "\t" if suffix == ".tsv" else ","
-        if header is None:
-            header = _looks_like_header(path, sep, table, mapping)
-        try:
-            raw = pd.read_csv(
-                path,
-                sep=sep,
-                header=0 if header else None,
-                dtype="string",
-                keep_default_na=False,
-                skip_blank_lines=True,
-                on_bad_lines="error",
-            )
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise IngestError(f"{path}: malformed file: {exc}") from exc
-        if not header:
-            raw.columns = [str(c) for c in raw.columns]
-            if not mapping:
-                order = HEADERLESS_ORDER.get(table, tuple(REQUIRED[table]))
-                raw.columns = list(order[: raw.shape[1]]) + [
-                    f"extra_{i}" for i in range(raw.shape[1] - len(order))
-                ]
-    else:
-        raise IngestError(f"{path}: unsupported file type {suffix!r}; use .csv, .tsv or .parquet")
-    raw.columns = [str(c).strip() for c in raw.columns]
-    missing_sources = [s for s in mapping.values() if s not in raw.columns]
-    if missing_sources:
-        raise IngestError(
-            f"{path}: mapped source column(s) {missing_sources} not in file columns "
-            f"{list(raw.columns)}"
-        )
-    renamed = raw.rename(columns={source: target for target, source in mapping.items()})
-    allowed = set(_target_columns(table)) | (
-        {"name", "email", "phone"} if table == "customers" else set()
-    )
-    keep = [c for c in renamed.columns if c in allowed]
-    missing = [c for c in REQUIRED[table] if c not in keep]
-    if missing:
-        raise IngestError(
-            f"{path}: required column(s) {missing} for table {table!r} not found; "
-            f"map them with --map target=source (file has {list(raw.columns)})"
-        )
-    frame = renamed[keep].copy()
-    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row_number")
-    return frame
-
-
-def _looks_like_header(path: Path, sep: str, table: str, mapping: dict[str, str]) -> bool:
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        first = handle.readline().strip().split(sep)
-    names = {c.strip().lower() for c in first}
-    expected = {
-        c.lower() for c in (*_target_columns(table), *mapping.values(), "name", "email", "phone")
-    }
-    return bool(names & expected)
+def source_name(table: str, path: Path) -> str:
+    """How quarantine records name a file: table, name and content fingerprint."""
+    return f"{table}:{path.name}:{file_fingerprint(path)[:16]}"
 
 
 class _Issues:
@@ -187,6 +122,8 @@ class _Issues:
         )
         if column in PII_FIELDS:
             raw_values = pd.Series(REDACTED, index=rows, dtype="string")
+        # PostgreSQL text cannot hold NUL: keep it visible as an escape
+        raw_values = raw_values.str.replace("\x00", "\\x00", regex=False)
         reasons = reason.loc[rows] if isinstance(reason, pd.Series) else reason
         self.parts.append(
             pd.DataFrame(
@@ -213,123 +150,127 @@ def _blank(values: pd.Series) -> pd.Series:
     return values.isna() | (values.str.strip() == "")
 
 
-def coerce(
-    frame: pd.DataFrame, table: str, settings: IngestSettings, now: datetime
-) -> tuple[pd.DataFrame, _Issues]:
-    """Parse every column to its warehouse type, recording each value that will not parse."""
+def coerce(source: SourceFile, settings: Settings, now: datetime) -> tuple[pd.DataFrame, _Issues]:
+    """Parse every column to its warehouse type, recording each value that will not parse,
+    then apply the table's import rules (`cvp.data.rules`)."""
+    frame, table, options = source.frame, source.table, source.options
     issues = _Issues()
     out = pd.DataFrame(index=frame.index)
-    target = schema.metadata.tables[table]
-    required = set(REQUIRED[table])
-    floor = pd.Timestamp(settings.timestamp_floor)
+    for rule in rules.import_rules(table):  # missing values first: the clearest reason
+        if rule.kind == "not_null" and rule.column in frame:
+            issues.add(_blank(frame[rule.column]), rule.column, frame[rule.column], rule.reason)
     for column in frame.columns:
         raw = frame[column]
         blank = _blank(raw)
-        if column in required:
-            issues.add(blank, column, raw, "missing value")
-        sql_type = target.columns[column].type if column in target.columns else sa.String()
-        text = raw.str.strip()
-        if isinstance(sql_type, sa.Float | sa.Double | sa.Integer):
-            parsed = pd.to_numeric(text.where(~blank), errors="coerce")
-            issues.add(~blank & parsed.isna(), column, raw, "not a number")
-            if isinstance(sql_type, sa.Integer):
-                fractional = parsed.notna() & (parsed != np.floor(parsed))
-                issues.add(fractional, column, raw, "not a whole number")
-                parsed = parsed.where(~fractional).astype("Int64")
-            out[column] = parsed
-        elif isinstance(sql_type, sa.DateTime | sa.Date):
-            parsed = pd.to_datetime(text.where(~blank), errors="coerce", format="mixed", utc=True)
-            parsed = parsed.dt.tz_convert(None)
-            issues.add(~blank & parsed.isna(), column, raw, "not a valid date/time")
-            issues.add(parsed > pd.Timestamp(now), column, raw, "timestamp in the future")
-            issues.add(
-                parsed < floor, column, raw, f"timestamp before floor {settings.timestamp_floor}"
+        text = raw.str.strip().where(~blank)
+        kind = rules.column_kind(table, column)
+        # the source id is never stored outside customer_identities, not even in quarantine
+        shown = None if column == "customer_id" else raw
+        if kind in ("number", "integer"):
+            parsed = parse_numbers(text, options.decimal)
+            issues.add(parsed.not_a_number, column, raw, REASONS["number"])
+            issues.add(parsed.not_finite, column, raw, REASONS["finite"])
+            values = parsed.values
+            if kind == "integer":
+                values, fractional, too_large = whole_numbers(values)
+                issues.add(fractional, column, raw, REASONS["whole"])
+                issues.add(too_large, column, raw, REASONS["too_large"])
+            out[column] = values
+        elif kind in ("datetime", "date"):
+            parsed = parse_datetimes(text, options.date_format, source.date_orders.get(column))
+            reason = REASONS["datetime"] + (
+                f" (expected --date-format {options.date_format})" if options.date_format else ""
             )
-            out[column] = parsed.dt.normalize() if isinstance(sql_type, sa.Date) else parsed
-        elif isinstance(sql_type, sa.Boolean):
+            issues.add(~blank & parsed.isna(), column, raw, reason)
+            out[column] = parsed.dt.normalize() if kind == "date" else parsed
+        elif kind == "boolean":
             lowered = text.str.lower()
             parsed = pd.Series(pd.NA, index=frame.index, dtype="boolean")
-            parsed[lowered.isin(TRUE_WORDS)] = True
-            parsed[lowered.isin(FALSE_WORDS)] = False
-            issues.add(~blank & parsed.isna(), column, raw, "not a boolean")
+            parsed[lowered.isin(TRUE_WORDS).fillna(False)] = True
+            parsed[lowered.isin(FALSE_WORDS).fillna(False)] = False
+            issues.add(~blank & parsed.isna(), column, raw, REASONS["boolean"])
             out[column] = parsed
         else:
-            length = getattr(sql_type, "length", None)
-            if length and column != "customer_id":  # the source id is replaced by a key
-                issues.add(text.str.len() > length, column, raw, f"longer than {length} characters")
-            out[column] = text.where(~blank)
-    _plausibility(out, table, settings, issues, frame)
+            length = rules.max_length(table, column)
+            if length:
+                reason = REASONS["length"].format(length=length)
+                issues.add(text.str.len() > length, column, shown, reason)
+            issues.add(text.str.contains("\x00", regex=False), column, shown, REASONS["nul"])
+            out[column] = text
+    _apply_rules(out, table, settings, now, issues, frame)
     return out, issues
 
 
-def _plausibility(
-    out: pd.DataFrame, table: str, settings: IngestSettings, issues: _Issues, raw: pd.DataFrame
+def _apply_rules(
+    out: pd.DataFrame,
+    table: str,
+    settings: Settings,
+    now: datetime,
+    issues: _Issues,
+    raw: pd.DataFrame,
 ) -> None:
-    if table == "transactions":
-        refund = (
-            out["is_refund"].fillna(False).astype(bool)
-            if "is_refund" in out
-            else pd.Series(False, index=out.index)
-        )
-        amount = out["amount"]
-        issues.add(
-            (amount < 0) & ~refund, "amount", raw["amount"], "negative amount not flagged as refund"
-        )
-        issues.add(
-            amount.abs() > settings.max_abs_amount,
-            "amount",
-            raw["amount"],
-            f"amount beyond ±{settings.max_abs_amount:g}",
-        )
-        if "discount" in out:
-            issues.add(
-                (out["discount"] < 0) | (out["discount"] > 1),
-                "discount",
-                raw["discount"],
-                "discount outside 0..1",
-            )
-    if table == "surveys":
-        for column, low, high in (("nps", 0, 10), ("csat", 1, 5)):
-            if column in out:
-                issues.add(
-                    (out[column] < low) | (out[column] > high),
-                    column,
-                    raw[column],
-                    f"{column} outside {low}..{high}",
-                )
-    if table == "support_tickets" and "resolved_at" in out:
-        issues.add(
-            out["resolved_at"] < out["opened_at"],
-            "resolved_at",
-            raw["resolved_at"],
-            "resolved before opened",
-        )
+    """Range, vocabulary and cross-column rules that quarantine a row at import."""
+    run = {"as_of_end": pd.Timestamp(now)}
+    for rule in rules.import_rules(table):
+        if rule.kind in ("not_null", "unique", "compound_unique", "known_customer"):
+            continue  # missing values above; duplicates and customers need the whole file
+        if rule.kind != "condition" and any(c not in out for c in rule.columns):
+            continue  # an optional column the file does not have
+        reason = rule.reason_text(settings, run)
+        if rule.kind == "condition":
+            mask = rules.CONDITIONS[rule.params["condition"]](out)
+        elif rule.kind == "between":
+            params = rule.resolved(settings, run)
+            values = out[rule.column]
+            low, high = params.get("min_value"), params.get("max_value")
+            if pd.api.types.is_datetime64_any_dtype(values):
+                low = None if low is None else pd.Timestamp(low)
+                high = None if high is None else pd.Timestamp(high)
+            mask = pd.Series(False, index=out.index)
+            if low is not None:
+                mask |= (values < low).fillna(False).astype(bool)
+            if high is not None:
+                mask |= (values > high).fillna(False).astype(bool)
+        elif rule.kind == "in_set":
+            allowed = rule.resolved(settings, run)["value_set"]
+            values = out[rule.column]
+            mask = values.notna() & ~values.isin(allowed)
+        else:
+            raise ValueError(f"rule {rule.name}: kind {rule.kind!r} is not checked at import")
+        issues.add(mask, rule.column, raw.get(rule.column), reason)
 
 
-def _row_ids(frame: pd.DataFrame, table: str, id_column: str) -> pd.Series:
-    """Stable ids for files without one, from the row's content: re-importing the same rows
-    (in any file or order) yields the same ids, which is what makes ingestion idempotent."""
+def _row_ids(frame: pd.DataFrame, table: str, id_column: str) -> tuple[pd.Series, pd.Series]:
+    """Stable ids for rows without one, from the row's content: re-importing the same rows (in
+    any file or order) yields the same ids, which is what makes ingestion idempotent. The n-th
+    repeat of identical content gets `_n` appended. Returns (ids, occurrence number)."""
     content = frame.drop(columns=[id_column], errors="ignore")
     content = content[sorted(content.columns)]
     hashed = pd.util.hash_pandas_object(content.astype("string").fillna("\x00"), index=False)
-    return table[0] + "_" + pd.Series(hashed.to_numpy(), index=frame.index).map("{:016x}".format)
+    hashed = pd.Series(hashed.to_numpy(), index=frame.index)
+    occurrence = hashed.groupby(hashed, sort=False).cumcount()
+    ids = table[0] + "_" + hashed.map("{:016x}".format)
+    repeat = occurrence > 0
+    ids = ids.where(~repeat, ids + "_" + occurrence.astype(str))
+    return ids, occurrence
 
 
-def ingest_frame(
+def ingest_source(
     conn: Connection,
-    table: str,
-    frame: pd.DataFrame,
-    source: str,
+    source: SourceFile,
+    source_name: str,
     pseudonymiser: Pseudonymiser,
-    settings: IngestSettings,
+    settings: Settings,
     now: datetime | None = None,
 ) -> IngestReport:
-    """Validate and load rows already read as text; see module docstring for the buckets."""
-    if table not in INGESTIBLE_TABLES:
-        raise IngestError(f"unknown table {table!r}; choose one of {', '.join(INGESTIBLE_TABLES)}")
+    """Validate and load a file already read as text; see module docstring for the buckets."""
+    table, frame = source.table, source.frame
     now = now or datetime.now()
-    report = IngestReport(table=table, source=source, rows_read=len(frame))
-    values, issues = coerce(frame, table, settings, now)
+    report = IngestReport(
+        table=table, source=source_name, rows_read=len(frame), read_as=source.description()
+    )
+    report.warnings.extend(source.warnings)
+    values, issues = coerce(source, settings, now)
     source_ids = frame["customer_id"].str.strip()
     values["customer_id"] = pseudonymiser.keys_for(
         source_ids.where(~_blank(frame["customer_id"]))
@@ -338,9 +279,15 @@ def ingest_frame(
     pk = [c.name for c in target.primary_key.columns]
     id_column = pk[0] if table not in {"customers", "consent"} else None
 
-    if id_column and id_column not in values:
-        values[id_column] = _row_ids(values, table, id_column)
-    key_columns = [id_column] if id_column else pk
+    repeats = pd.Series(False, index=values.index)
+    if id_column:
+        content_ids, occurrence = _row_ids(values, table, id_column)
+        if id_column in values:  # ids from the file; a blank one gets a content id
+            values[id_column] = values[id_column].fillna(content_ids)
+        else:
+            values[id_column] = content_ids
+            repeats = occurrence > 0
+    key_columns = [id_column] if id_column else rules.key_columns(table)
     duplicated = values.duplicated(key_columns, keep="first") & values[key_columns].notna().all(
         axis=1
     )
@@ -362,7 +309,16 @@ def ingest_frame(
     good = values.loc[~values.index.isin(bad_rows)]
     report.quarantined_rows = len(bad_rows)
     report.issues = issue_frame
-    _write_quarantine(conn, table, source, issue_frame)
+    kept_repeats = repeats & ~values.index.isin(bad_rows)
+    report.repeated_rows = int(kept_repeats.sum())
+    if report.repeated_rows:
+        rows = ", ".join(str(r) for r in kept_repeats[kept_repeats].index[:5])
+        more = ", ..." if report.repeated_rows > 5 else ""
+        report.warnings.append(
+            f"{report.repeated_rows} row(s) repeat an identical earlier row (rows {rows}{more}); "
+            f"the file has no {id_column}, so they are kept as separate purchases"
+        )
+    _write_quarantine(conn, table, source_name, issue_frame)
     if table == "customers":
         report.inserted, report.already_present = _upsert_customers(
             conn, good, frame.loc[good.index], now
@@ -499,12 +455,11 @@ def ingest_file(
     conn: Connection,
     table: str,
     path: Path,
-    mapping: dict[str, str],
+    options: ReadOptions,
     pseudonymiser: Pseudonymiser,
-    settings: IngestSettings,
-    header: bool | None = None,
+    settings: Settings,
     now: datetime | None = None,
 ) -> IngestReport:
-    frame = read_source(path, table, mapping, header)
-    source = f"{table}:{path.name}:{file_fingerprint(path)[:16]}"
-    return ingest_frame(conn, table, frame, source, pseudonymiser, settings, now)
+    """Read (refusing an unusable file whole) and load one file."""
+    source = read_source(path, table, options)
+    return ingest_source(conn, source, source_name(table, path), pseudonymiser, settings, now)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cvp.config import Settings
 from cvp.data import schema
-from cvp.data.ingest import IngestReport, ingest_file
+from cvp.data.ingest import IngestReport, ReadOptions, ingest_source, read_source, source_name
 from cvp.data.landing import export_landing
 from cvp.data.load import load_dataset, pseudonymise_frame
 from cvp.data.pseudonym import Pseudonymiser, load_key
@@ -68,19 +68,25 @@ def run_ingest(
     settings: Settings,
     table: str,
     path: Path,
-    mapping: dict[str, str],
+    mapping: dict[str, str] | None = None,
     header: bool | None = None,
+    options: ReadOptions | None = None,
 ) -> IngestReport:
-    """Import one file; the whole file commits or nothing does (quarantine included)."""
+    """Import one file; the whole file commits or nothing does (quarantine included). A file
+    that cannot be read is refused (`IngestError`) before anything is written or tracked."""
+    options = options or ReadOptions(mapping or {}, header)
+    source = read_source(path, table, options)
     pseudonymiser = Pseudonymiser(load_key(settings))
-    params = {"table": table, "path": str(path), "mapping": mapping, "header": header}
+    params = {"table": table, "path": str(path), **options.as_params()}
     with open_job(
         settings, "ingest", params, experiment=DATA_EXPERIMENT, run_name=f"ingest {table}"
     ) as job:
-        mlflow.log_params({"table": table, "file": path.name, "mapping": mapping})
+        mlflow.log_params({"table": table, "file": path.name, **options.as_params()})
         with job.engine.begin() as conn:
-            report = ingest_file(conn, table, path, mapping, pseudonymiser, settings.ingest, header)
+            report = ingest_source(conn, source, source_name(table, path), pseudonymiser, settings)
         job.refresh_fingerprint()
+        if report.warnings:
+            job.audit.notes["warnings"] = report.warnings
         mlflow.log_metrics(report.as_metrics())
         mlflow.set_tag("cvp.source", report.source)
         if not report.issues.empty:
