@@ -193,9 +193,12 @@ def _cell(value: object, width: int = 60) -> str:
 
 
 def _one_line(message: str, style: str = "red", label: str = "error") -> None:
+    """One line, never wrapped: errors on stderr (as the shared error path prints them),
+    warnings beside the report on stdout."""
     from rich.markup import escape
 
-    console.print(f"[{style}]{label}:[/{style}] {escape(message)}", soft_wrap=True)
+    out = Console(stderr=True) if label == "error" else console
+    out.print(f"[{style}]{label}:[/{style}] {escape(message)}", soft_wrap=True)
 
 
 @app.command()

@@ -411,12 +411,13 @@ def test_bad_input_corpus(corpus: CorpusRunner, backend: str, case: dict) -> Non
     output = run.stdout + run.stderr
     assert "Traceback" not in run.stderr and "Traceback" not in run.stdout, output
     assert run.returncode == case["exit"], output
-    assert case.get("message", "") in " ".join(run.stdout.split()), output
+    assert case.get("message", "") in " ".join(output.split()), output
     table = case.get("table", "transactions")
     changed = {t for t in run.after if run.after[t] != run.before.get(t)}
     if case["exit"] == 2:
-        lines = [line for line in run.stdout.splitlines() if line.strip()]
-        assert len(lines) == 1 and lines[0].startswith("error: "), run.stdout
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: "), output
+        assert not run.stdout.strip(), output
         assert not changed, f"a refused file changed {changed}"
         return
     found = COUNTS_LINE.search(run.stdout)
