@@ -153,7 +153,7 @@ def test_export_has_pseudonymous_ids_only(scored, tmp_path):
     settings, _, _ = scored
     for suffix in ("csv", "parquet"):
         out = tmp_path / f"scores.{suffix}"
-        rows = export_scores(settings, SECOND, out)
+        rows = export_scores(settings, SECOND, out).rows
         frame = pd.read_csv(out) if suffix == "csv" else pd.read_parquet(out)
         assert len(frame) == rows and frame["customer_id"].str.startswith("c_").all()
         text = frame.astype(str).to_string()

@@ -210,9 +210,11 @@ def suite_checks(table: str, settings: Settings, window: ValidationWindow) -> li
     if table == "consent":
         return [
             Check(
-                "customer_purpose_unique",
+                "consent_change_unique",  # a history: one row per change
                 CRITICAL,
-                lambda: gxe.ExpectCompoundColumnsToBeUnique(column_list=["customer_id", "purpose"]),
+                lambda: gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=["customer_id", "purpose", "ts", "granted"]
+                ),
             ),
             _known_customer(),
             _in_set("purpose", v.consent_purposes),
