@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -319,7 +320,7 @@ def score(
         console.print(
             f"consent           {counts['profiling_opt_out']:,} profiling opt-outs not scored "
             f"(no prediction, reasons or action stored), {counts['no_marketing_consent']:,} "
-            f"without marketing consent (never contacted); see [privacy] in cvp.toml"
+            f"without marketing consent (never contacted); see \\[privacy] in cvp.toml"
         )
     console.print("written to customer_scores (one set per date), stage_transitions, alerts")
 
@@ -342,7 +343,7 @@ def plan(
         f"cost {totals.cost:,.2f}, expected saved value {totals.expected_saved_value:,.2f}, ROI {totals.roi:.2f}"
     )
     if totals.reason_empty:
-        console.print(f"[yellow]{totals.reason_empty}[/yellow]")
+        console.print(f"[yellow]{escape(totals.reason_empty)}[/yellow]")
     console.print("written to retention_plan")
 
 
@@ -378,7 +379,7 @@ def export_command(
             "customer_identities and were left out[/yellow]"
         )
     if result.reason_empty:
-        console.print(f"[yellow]{result.reason_empty}[/yellow]")
+        console.print(f"[yellow]{escape(result.reason_empty)}[/yellow]")
 
 
 @app.command()
