@@ -332,3 +332,37 @@ def test_mlflow_holds_no_per_customer_data(world):
     needles = [*ids["source_customer_id"], *ids["customer_id"], *ids["email"].dropna()]
     leaks = [n for n in needles if any(n.encode() in blob for blob in blobs)]
     assert leaks == []
+
+
+def test_migration_0005_keeps_existing_consent_and_downgrades(warehouse_url):
+    from alembic import command
+
+    from cvp.data.migrate import alembic_config
+
+    engine = get_engine(warehouse_url)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO consent (customer_id, purpose, granted, ts) "
+                "VALUES ('c_1', 'marketing', true, TIMESTAMP '2025-01-01 00:00:00')"
+            )
+        )
+    upgrade_warehouse(engine)
+    with engine.begin() as conn:
+        ingest_time = "TIMESTAMP '2025-02-01 00:00:00'"
+        conn.execute(
+            sa.text(
+                "INSERT INTO consent (customer_id, purpose, granted, ts) "
+                f"VALUES ('c_1', 'marketing', false, {ingest_time})"
+            )
+        )
+        rows = read_frame(conn, "SELECT * FROM consent ORDER BY ts")
+    assert rows["granted"].tolist() == [True, False]
+    assert rows["source"].iloc[0] == "before revision 0005"
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+        latest = read_frame(conn, "SELECT * FROM consent")
+    assert latest["granted"].tolist() == [False] and "source" not in latest
+    upgrade_warehouse(engine)
