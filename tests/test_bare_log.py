@@ -134,3 +134,21 @@ def test_bare_log_end_to_end_with_and_without_consent(tmp_path, env):
     for column in ("next_best_action", "channel", "incentive", "top_reasons"):
         assert contacts[column].notna().all() and (contacts[column] != "").all()
     assert (contacts["channel"] != "none").all()
+
+    # forget one of them by source id: gone from the earlier export, later exports and re-imports
+    gone = contacts["source_customer_id"].iloc[0]
+    forgotten = run_cvp(["forget", gone], tmp_path, env)
+    assert "rows deleted" in forgotten.stdout and str(out) in forgotten.stdout.replace("\n", "")
+    assert gone not in set(
+        pd.read_csv(out, dtype={"source_customer_id": "string"})["source_customer_id"]
+    )
+    unknown = subprocess.run(
+        [CVP, "forget", "no-such-customer"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert unknown.returncode == 1 and "matches no customer" in unknown.stdout
+    assert "Traceback" not in unknown.stdout + unknown.stderr
+    again = run_cvp(["ingest", "transactions", str(path), *maps], tmp_path, env)
+    assert "erased" in again.stdout
+    later = tmp_path / "later.parquet"
+    run_cvp(["export", "activation", "--as-of", day, "--out", str(later)], tmp_path, env)
+    assert gone not in set(pd.read_parquet(later)["source_customer_id"])

@@ -192,8 +192,7 @@ def export_activation(
     like every export; the file is written even when empty, with the reason returned."""
     check_destination(out)
     engine = get_engine(settings.warehouse_url)
-    params = {"what": "activation", "as_of": as_of.isoformat(), "purpose": purpose}
-    params["out"] = str(out)
+    params = {"what": "activation", "as_of": as_of.isoformat(), "purpose": purpose, "out": str(out)}
     with audited(engine, "export activation", settings.operator, params) as audit:
         with engine.connect() as conn:
             found = activation_frame(conn, as_of, purpose, settings.privacy)
