@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -468,6 +469,13 @@ def score(
     console.print(
         f"alerts            {len(result.alerts):,}; total expected loss {scores['expected_loss'].sum():,.0f}"
     )
+    if result.consent is not None:
+        counts = result.consent.summary()
+        console.print(
+            f"consent           {counts['profiling_opt_out']:,} profiling opt-outs not scored "
+            f"(no prediction, reasons or action stored), {counts['no_marketing_consent']:,} "
+            f"without marketing consent (never contacted); see \\[privacy] in cvp.toml"
+        )
     console.print("written to customer_scores (one set per date), stage_transitions, alerts")
 
 
@@ -485,23 +493,64 @@ def plan(
         f"budget {totals.budget:,.2f}: reach {totals.reach:,} customers, control group {totals.control:,} (held out), "
         f"cost {totals.cost:,.2f}, expected saved value {totals.expected_saved_value:,.2f}, ROI {totals.roi:.2f}"
     )
+    if totals.reason_empty:
+        console.print(f"[yellow]{escape(totals.reason_empty)}[/yellow]")
     console.print("written to retention_plan")
 
 
 @app.command(name="export")
 def export_command(
-    what: Annotated[str, typer.Argument(help="What to export: scores.")],
+    what: Annotated[str, typer.Argument(help="scores (pseudonymous) or activation (source ids).")],
     as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"])],
     out: Annotated[Path, typer.Option(help="Output file; .csv or .parquet.")],
+    purpose: Annotated[
+        str, typer.Option(help="activation: the purpose that allows contact (marketing).")
+    ] = "marketing",
 ) -> None:
-    """Export a scored date to CSV or Parquet, with pseudonymous ids only."""
+    """Export a scored date: `scores` with pseudonymous ids only, or `activation`, the contact
+    list for a CRM (source ids, consenting customers only). Every export is audited."""
     from cvp.config import get_settings
-    from cvp.jobs.scoring_jobs import export_scores
+    from cvp.jobs.scoring_jobs import export_activation, export_scores
 
-    if what != "scores":
-        raise typer.BadParameter("only 'scores' can be exported", param_hint="WHAT")
-    rows = export_scores(get_settings(), as_of.date(), out)
-    console.print(f"{rows:,} rows written to {out}")
+    if what not in ("scores", "activation"):
+        raise typer.BadParameter("choose 'scores' or 'activation'", param_hint="WHAT")
+    settings = get_settings()
+    if what == "scores":
+        result = export_scores(settings, as_of.date(), out)
+    else:
+        result = export_activation(settings, as_of.date(), out, purpose)
+    console.print(f"{result.rows:,} rows written to {out} (audit_log run {result.audit_run_id})")
+    if result.without_identity:
+        console.print(
+            f"[yellow]{result.without_identity:,} contactable customers have no source id in "
+            "customer_identities and were left out[/yellow]"
+        )
+    if result.reason_empty:
+        console.print(f"[yellow]{escape(result.reason_empty)}[/yellow]")
+
+
+@app.command()
+def forget(
+    customer: Annotated[str, typer.Argument(help="Source customer id or pseudonymous id (c_...).")],
+) -> None:
+    """Erase a customer everywhere and keep a tombstone so re-imports cannot bring them back."""
+    from cvp.config import get_settings
+    from cvp.jobs.privacy_jobs import run_forget
+    from cvp.privacy.erasure import UnknownCustomer
+
+    try:
+        report = run_forget(get_settings(), customer)
+    except UnknownCustomer as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    state = "was already erased; " if report.already_erased else ""
+    tables = ", ".join(f"{t} {n:,}" for t, n in report.rows_deleted.items()) or "none"
+    console.print(f"{report.customer_id} {state}rows deleted: {tables}")
+    for path in report.files_rewritten:
+        console.print(f"export rewritten without them: {path}")
+    if report.files_scrubbed:
+        console.print(f"reports scrubbed: {len(report.files_scrubbed)} files")
+    console.print("tombstone kept in erased_customers; the audit_log row names the pseudonym only")
 
 
 @app.command()

@@ -71,6 +71,38 @@ class JobsSettings(BaseModel):
     log_dir: Path = Field(Path(".cvp/logs"), description="one log file per failed command")
 
 
+class PrivacySettings(BaseModel):
+    """What to do for a customer and purpose with no recorded consent change at the date.
+
+    `deny` treats the customer as having refused, `allow` as having agreed. An explicit
+    `granted=false` is always honoured, whatever these say.
+    """
+
+    missing_consent: Literal["deny", "allow"] = Field(
+        "deny",
+        description="marketing (may be contacted): opt-in, so nobody without a recorded grant "
+        "is contacted (GDPR art. 6(1)(a), ePrivacy art. 13)",
+    )
+    missing_profiling_consent: Literal["deny", "allow"] = Field(
+        "allow",
+        description="profiling (individual prediction, reasons, action): scoring rests on "
+        "legitimate interest with a right to object (GDPR art. 6(1)(f), 21), so only a recorded "
+        "refusal excludes a customer; set 'deny' where profiling needs opt-in consent",
+    )
+    missing_analytics_consent: Literal["deny", "allow"] = Field(
+        "allow", description="analytics (aggregates): same basis as profiling"
+    )
+
+    def default_for(self, purpose: str) -> bool:
+        """True when a customer without any recorded change counts as having agreed."""
+        setting = {
+            "marketing": self.missing_consent,
+            "profiling": self.missing_profiling_consent,
+            "analytics": self.missing_analytics_consent,
+        }[purpose]
+        return setting == "allow"
+
+
 class ServerSettings(BaseModel):
     """`cvp server up`: Prefect server, MLflow tracking server and a worker, on this machine."""
 
@@ -129,6 +161,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     validation: ValidationSettings = ValidationSettings()
     scoring: ScoringSettings = ScoringSettings()
+    privacy: PrivacySettings = PrivacySettings()
     server: ServerSettings = ServerSettings()
     prefect: PrefectSettings = PrefectSettings()
     jobs: JobsSettings = JobsSettings()

@@ -40,6 +40,12 @@ def score_task(
         for r in top.itertuples()
     ]
     lines.append(f"\n{len(result.alerts)} alerts")
+    if result.consent is not None:
+        consent = result.consent.summary()
+        lines.append(
+            f"\nconsent: {consent['profiling_opt_out']} profiling opt-outs not scored, "
+            f"{consent['no_marketing_consent']} without marketing consent (not contacted)"
+        )
     create_markdown_artifact(key="scoring-summary", markdown="\n".join(lines))
     if not result.alerts.empty:
         create_table_artifact(

@@ -41,7 +41,9 @@ def test_demo_flow_imports_every_landing_file_with_pii_split_off(env_settings, t
     features = result["features"]
     assert 0 < features.customers <= 1_500 and len(features.families) == 8
     assert set(result["trained"].outcomes) == {"churn", "clv"}
-    assert len(result["scored"].scores) == features.customers
+    opted_out = result["scored"].consent.summary()["profiling_opt_out"]  # not scored, counted
+    assert 0 < opted_out < features.customers * 0.1
+    assert len(result["scored"].scores) == features.customers - opted_out
     assert result["planned"].cost <= 2_000
 
     # the daily pipeline on the same date: the snapshot is a Prefect cache hit on unchanged data
@@ -51,7 +53,8 @@ def test_demo_flow_imports_every_landing_file_with_pii_split_off(env_settings, t
     before = _commands(env_settings)
     daily = pipeline_flow(PipelineParameters(as_of=features.as_of, budget=1_000))
     after = _commands(env_settings)
-    assert daily["scored"] == daily["customers"] == features.customers
+    assert daily["customers"] == features.customers
+    assert daily["scored"] == features.customers - opted_out
     assert daily["plan_cost"] <= 1_000
     assert after["features"] == before["features"]  # cached, not rebuilt
     assert after["score"] == before["score"] + 1 and after["plan"] == before["plan"] + 1

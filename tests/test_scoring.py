@@ -169,7 +169,7 @@ def test_export_has_pseudonymous_ids_only(scored, tmp_path):
     stored = _scores(settings, SECOND).sort_values("priority_rank").reset_index(drop=True)
     for suffix in ("csv", "parquet"):
         out = tmp_path / f"scores.{suffix}"
-        rows = export_scores(settings, SECOND, out)
+        rows = export_scores(settings, SECOND, out).rows
         frame = pd.read_csv(out) if suffix == "csv" else pd.read_parquet(out)
         assert len(frame) == rows and frame["customer_id"].str.startswith("c_").all()
         # the exported rows are the stored rows, in priority order, without the load time

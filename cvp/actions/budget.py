@@ -16,6 +16,7 @@ class PlanTotals:
     control: int
     cost: float
     expected_saved_value: float
+    reason_empty: str | None = None  # why nobody may be contacted, when that empties the plan
 
     @property
     def roi(self) -> float:
@@ -23,15 +24,25 @@ class PlanTotals:
 
 
 def plan_budget(
-    scores: pd.DataFrame, budget: float, campaign: str
+    scores: pd.DataFrame,
+    budget: float,
+    campaign: str,
+    contactable: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, PlanTotals]:
-    """Greedy by saved value (loss x save rate) per unit cost, over customers with consent, a
-    costed action and positive net value. Control-group customers that the plan reaches are
-    recorded as the `control` arm at no cost."""
+    """Greedy by saved value (loss x save rate) per unit cost, over customers who may be
+    contacted, with a costed action and positive net value. Control-group customers that the
+    plan reaches are recorded as the `control` arm at no cost.
+
+    `contactable` (one bool per score row) is the consent decision at planning time
+    (`cvp.privacy.consent.may_contact`); without it only the score's own flag counts. Both
+    must allow contact: a revocation recorded after scoring removes the customer."""
+    consent = scores["marketing_consent"].astype(bool).to_numpy()
+    if contactable is not None:
+        consent = consent & np.asarray(contactable, dtype=bool)
     eligible = scores[
-        scores["marketing_consent"]
-        & (scores["action_cost"] > 0)
-        & (scores["expected_saved_value"] > 0)
+        consent
+        & (scores["action_cost"] > 0).to_numpy()
+        & (scores["expected_saved_value"] > 0).to_numpy()
     ].copy()
     eligible["gross_saved"] = eligible["expected_loss"] * eligible["save_rate"]
     eligible["ratio"] = eligible["gross_saved"] / eligible["action_cost"]

@@ -36,6 +36,7 @@ from cvp.data.source import (
     read_source,
 )
 from cvp.data.warehouse import write_frame
+from cvp.privacy.erasure import ERASED_REASON, erased_mask
 
 PII_FIELDS = set(schema.PII_COLUMNS)
 REDACTED = "<redacted>"
@@ -275,6 +276,13 @@ def ingest_source(
     values["customer_id"] = pseudonymiser.keys_for(
         source_ids.where(~_blank(frame["customer_id"]))
     ).to_numpy()
+    # privacy: erased customers stay erased (unknown consent purposes are a rule in rules.py)
+    issues.add(
+        erased_mask(conn, values["customer_id"]),
+        "customer_id",
+        values["customer_id"],
+        ERASED_REASON,
+    )
     target = schema.metadata.tables[table]
     pk = [c.name for c in target.primary_key.columns]
     id_column = pk[0] if table not in {"customers", "consent"} else None
@@ -324,9 +332,12 @@ def ingest_source(
             conn, good, frame.loc[good.index], now
         )
     else:
+        if table == "consent":  # a history: each change keeps where and when it came from
+            good = good.assign(source=source, loaded_at=pd.Timestamp(now).floor("s"))
         report.inserted, report.already_present = _insert_new(conn, target, good, key_columns)
     if derive:
         report.customers_derived = _derive_customers(conn, good, now)
+        _record_source_ids(conn, good["customer_id"], source_ids.loc[good.index])
     return report
 
 
@@ -403,6 +414,15 @@ def _derive_customers(conn: Connection, good: pd.DataFrame, now: datetime) -> in
     return inserted
 
 
+def _record_source_ids(conn: Connection, keys: pd.Series, source_ids: pd.Series) -> None:
+    """Derived customers keep their source id (exact text) in `customer_identities`, the only
+    place an activation export may re-identify them from."""
+    identities = pd.DataFrame(
+        {"customer_id": keys.to_numpy(), "source_customer_id": source_ids.to_numpy()}
+    ).drop_duplicates("customer_id")
+    _insert_new(conn, schema.customer_identities, identities, ["customer_id"])
+
+
 def _upsert_customers(
     conn: Connection, good: pd.DataFrame, raw: pd.DataFrame, now: datetime
 ) -> tuple[int, int]:
@@ -420,9 +440,12 @@ def _upsert_customers(
         )
     )
     for start in range(0, len(derived_ids), 10_000):
+        chunk = derived_ids[start : start + 10_000]
+        conn.execute(sa.delete(schema.customers).where(schema.customers.c.customer_id.in_(chunk)))
+        # the master's identity (with PII) replaces the source-id-only one of a derived customer
         conn.execute(
-            sa.delete(schema.customers).where(
-                schema.customers.c.customer_id.in_(derived_ids[start : start + 10_000])
+            sa.delete(schema.customer_identities).where(
+                schema.customer_identities.c.customer_id.in_(chunk)
             )
         )
     inserted, already = _insert_new(conn, schema.customers, master, ["customer_id"])

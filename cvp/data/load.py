@@ -10,6 +10,7 @@ from cvp.data import schema
 from cvp.data.pseudonym import Pseudonymiser
 from cvp.data.synthetic import SyntheticDataset
 from cvp.data.warehouse import write_frame
+from cvp.privacy.erasure import erased_ids
 
 SOURCE_ID = "source_customer_id"
 
@@ -30,18 +31,18 @@ def load_dataset(
         conn.execute(sa.delete(schema.metadata.tables[name]))
     counts: dict[str, int] = {}
     loaded_at = pd.Timestamp.now().floor("s")
+    erased = erased_ids(conn)  # tombstones survive a reload: erased customers stay erased
     for name, frame in dataset.tables.items():
         frame = pseudonymise_frame(frame, pseudonymiser)
+        keep = ~frame["customer_id"].isin(erased).to_numpy()
+        frame, source = frame.loc[keep], dataset.tables[name].loc[keep]
         if name == "customer_identities":
-            frame[SOURCE_ID] = dataset.tables[name][SOURCE_ID].to_numpy()
+            frame[SOURCE_ID] = source[SOURCE_ID].to_numpy()
         if name == "customers":
             frame["origin"] = "master"
             frame["loaded_at"] = loaded_at
         counts[name] = write_frame(conn, schema.metadata.tables[name], frame)
-    write_frame(
-        conn,
-        schema.ground_truth_customers,
-        pseudonymise_frame(dataset.ground_truth, pseudonymiser),
-    )
+    truth = pseudonymise_frame(dataset.ground_truth, pseudonymiser)
+    write_frame(conn, schema.ground_truth_customers, truth[~truth["customer_id"].isin(erased)])
     write_frame(conn, schema.ground_truth_injected_errors, dataset.injected_errors)
     return counts

@@ -497,11 +497,11 @@ RAW_RULES: tuple[Rule, ...] = (
     _not_null("consent", "purpose", severity=None),
     _not_null("consent", "granted", severity=None),
     _not_null("consent", "ts", severity=None),
-    Rule(
+    Rule(  # consent is a history: one row per change, repeated changes are duplicates
         "consent",
-        "customer_purpose_unique",
+        "consent_change_unique",
         "compound_unique",
-        ("customer_id", "purpose"),
+        ("customer_id", "purpose", "ts", "granted"),
         quarantine=True,
         reason="duplicate",
     ),

@@ -123,10 +123,22 @@ marketing_touches = Table(
 consent = Table(
     "consent",
     metadata,
+    # a history: one row per change, never overwritten; the state of a purpose at a date is its
+    # latest change on or before that date (cvp.privacy.consent.consent_state)
     Column("customer_id", String(CUSTOMER_ID), primary_key=True),
     Column("purpose", String(32), primary_key=True),
-    Column("granted", Boolean, nullable=False),
-    Column("ts", DateTime, nullable=False),
+    Column("ts", DateTime, primary_key=True, comment="when the change happened (changed_at)"),
+    Column("granted", Boolean, primary_key=True),
+    Column("source", String(300), nullable=True, comment="table:file:fingerprint it came from"),
+    Column("loaded_at", DateTime, nullable=True),
+)
+
+erased_customers = Table(
+    "erased_customers",
+    metadata,
+    # the tombstone `cvp forget` leaves: the pseudonym only, so re-imports can refuse the customer
+    Column("customer_id", String(CUSTOMER_ID), primary_key=True),
+    Column("erased_at", DateTime, nullable=False),
 )
 
 quarantine = Table(

@@ -1,7 +1,9 @@
-"""`cvp score`, `cvp plan` and `cvp export scores`: audited, tracked, one transaction per date."""
+"""`cvp score`, `cvp plan`, `cvp export scores|activation`: audited (every export too), tracked,
+one transaction per date."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cvp.actions.budget import PlanTotals, plan_budget
+from cvp.audit import audited
 from cvp.config import Settings
 from cvp.data.warehouse import get_engine, read_frame, write_frame
 from cvp.errors import BadInput, StateError
@@ -18,13 +21,19 @@ from cvp.experiments.tracking import configure_tracking
 from cvp.features.build import feature_set_version
 from cvp.features.store import read_snapshot, write_snapshot
 from cvp.jobs.context import open_job, pause_for_crash_test
+from cvp.privacy.consent import empty_contact_reason, may_contact
+from cvp.privacy.exports import (
+    activation_frame,
+    check_destination,
+    scores_frame,
+    write_export,
+)
 from cvp.scoring.score import ScoreResult, load_champions, score, write_scores
 from cvp.scoring.store import customer_scores, retention_plan
 from cvp.validation.runner import ValidationFailed, validate_derived
 from cvp.value.lifecycle import LifecycleRules
 
 SCORING_EXPERIMENT = "scoring"
-EXPORT_COLUMNS = [c.name for c in customer_scores.columns if c.name not in ("scored_at",)]
 
 
 def run_score(
@@ -52,7 +61,18 @@ def run_score(
         with job.engine.connect() as conn:
             stored = read_snapshot(conn, feature_set_version(), as_of) if reuse_snapshot else None
             stored = stored if stored is not None and not stored.empty else None
-            result = score(conn, models, as_of, settings.scoring, LifecycleRules(), snapshot=stored)
+            result = score(
+                conn,
+                models,
+                as_of,
+                settings.scoring,
+                LifecycleRules(),
+                snapshot=stored,
+                privacy=settings.privacy,
+            )
+        assert result.consent is not None  # score() always decides consent
+        consent = result.consent.summary()
+        job.audit.notes["consent"] = consent
         with job.engine.begin() as conn:  # snapshot, scores and their side tables commit together
             if stored is None:
                 write_snapshot(conn, feature_set_version(), as_of, result.features)
@@ -61,7 +81,9 @@ def run_score(
             )
             pause_for_crash_test("write")
         pause_for_crash_test("committed")
-        checked = validate_derived(job.engine, settings, "customer_scores", as_of)
+        checked = validate_derived(
+            job.engine, settings, "customer_scores", as_of, excluded=consent["profiling_opt_out"]
+        )
         mlflow.set_tag("cvp.validation.scores_passed", str(checked.passed).lower())
         if not checked.passed:
             raise ValidationFailed(checked.failure_message())
@@ -80,6 +102,7 @@ def run_score(
                 "mean_churn_probability": float(scores["churn_probability"].mean()),
                 "total_expected_loss": float(scores["expected_loss"].sum()),
                 "alerts": len(result.alerts),
+                **{f"consent_{name}": value for name, value in consent.items()},
             }
         )
         for column in ("risk_tier", "value_tier", "lifecycle_stage", "rfm_segment"):
@@ -116,7 +139,15 @@ def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals
             "cvp-churn": str(scores["churn_model_version"].iloc[0]),
             "cvp-clv": str(scores["clv_model_version"].iloc[0]),
         }
-        plan, totals = plan_budget(scores, budget, campaign)
+        with job.engine.connect() as conn:
+            contactable = may_contact(conn, scores["customer_id"], as_of, settings.privacy)
+            contactable &= scores["marketing_consent"].astype(bool).to_numpy()
+            reason = None
+            if not contactable.any():
+                reason = empty_contact_reason(conn, as_of, len(scores), 0)
+        plan, totals = plan_budget(scores, budget, campaign, contactable)
+        totals.reason_empty = reason
+        job.audit.notes.update({"contactable": int(contactable.sum()), "reason_empty": reason})
         with job.engine.begin() as conn:
             conn.execute(sa.delete(retention_plan).where(retention_plan.c.as_of == as_of))
             write_frame(conn, retention_plan, plan)
@@ -128,29 +159,80 @@ def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals
                 "cost": totals.cost,
                 "expected_saved_value": totals.expected_saved_value,
                 "roi": totals.roi,
+                "contactable": int(contactable.sum()),
             }
         )
         return totals, len(scores)
 
 
-def export_scores(settings: Settings, as_of: date, out: Path) -> int:
-    """CSV or Parquet by extension; pseudonymous ids only (no identity table is read)."""
+@dataclass
+class ExportResult:
+    rows: int
+    out: Path
+    audit_run_id: str
+    model_versions: dict[str, str]
+    reason_empty: str | None = None
+    without_identity: int = 0
+
+
+def _scores_versions(conn, as_of: date) -> dict[str, str]:
+    row = conn.execute(
+        sa.select(customer_scores.c.churn_model_version, customer_scores.c.clv_model_version)
+        .where(customer_scores.c.as_of == as_of)
+        .limit(1)
+    ).first()
+    return {} if row is None else {"cvp-churn": str(row[0]), "cvp-clv": str(row[1])}
+
+
+def export_scores(settings: Settings, as_of: date, out: Path) -> ExportResult:
+    """CSV or Parquet by extension; pseudonymous ids only (no identity table is read).
+    Audited: who, when, purpose (`analytics`), scores date, model versions, rows, destination."""
+    check_destination(out)
     engine = get_engine(settings.warehouse_url)
-    with engine.connect() as conn:
-        frame = read_frame(
-            conn,
-            sa.select(*(customer_scores.c[c] for c in EXPORT_COLUMNS))
-            .where(customer_scores.c.as_of == as_of)
-            .order_by(customer_scores.c.priority_rank),
+    params = {"what": "scores", "as_of": as_of.isoformat(), "out": str(out)}
+    with audited(engine, "export scores", settings.operator, params) as audit:
+        with engine.connect() as conn:
+            frame = scores_frame(conn, as_of)
+            audit.model_versions = _scores_versions(conn, as_of)
+        write_export(frame, out)
+        audit.notes = _export_notes("analytics", as_of, len(frame), out, pseudonymous=True)
+        return ExportResult(len(frame), out, audit.run_id, audit.model_versions)
+
+
+def export_activation(
+    settings: Settings, as_of: date, out: Path, purpose: str = "marketing"
+) -> ExportResult:
+    """The contact list a retention team loads into its CRM: source ids from
+    `customer_identities`, only customers who may be contacted for `purpose` at the scores date
+    and now, outside the control group, with action, channel, incentive and reasons. Audited
+    like every export; the file is written even when empty, with the reason returned."""
+    check_destination(out)
+    engine = get_engine(settings.warehouse_url)
+    params = {"what": "activation", "as_of": as_of.isoformat(), "purpose": purpose, "out": str(out)}
+    with audited(engine, "export activation", settings.operator, params) as audit:
+        with engine.connect() as conn:
+            found = activation_frame(conn, as_of, purpose, settings.privacy)
+            audit.model_versions = _scores_versions(conn, as_of)
+        write_export(found.frame, out)
+        audit.notes = _export_notes(purpose, as_of, len(found.frame), out, pseudonymous=False)
+        audit.notes["without_identity"] = found.without_identity
+        return ExportResult(
+            len(found.frame),
+            out,
+            audit.run_id,
+            audit.model_versions,
+            found.reason_empty,
+            found.without_identity,
         )
-    if frame.empty:
-        raise StateError(f"no scores for {as_of}: run `cvp score --as-of {as_of}` first")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
-    if suffix == ".parquet":
-        frame.to_parquet(out, index=False)
-    elif suffix == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        raise BadInput(f"{out}: use a .csv or .parquet file name")
-    return len(frame)
+
+
+def _export_notes(
+    purpose: str, as_of: date, rows: int, out: Path, pseudonymous: bool
+) -> dict[str, object]:
+    return {
+        "purpose": purpose,
+        "scores_date": as_of.isoformat(),
+        "rows": rows,
+        "destination": str(out.resolve()),
+        "pseudonymous": pseudonymous,
+    }

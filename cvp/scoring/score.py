@@ -20,14 +20,14 @@ from sqlalchemy.engine import Connection
 
 from cvp.actions.playbook import DEFAULT_PLAYBOOK, apply_playbook, load_playbook
 from cvp.actions.reasons import explain
-from cvp.config import ScoringSettings
-from cvp.data import schema
+from cvp.config import PrivacySettings, ScoringSettings
 from cvp.data.warehouse import read_frame, write_frame
 from cvp.errors import StateError
 from cvp.features.build import build_features, feature_set_version
 from cvp.models.calibration import Calibrator
 from cvp.models.dataset import add_btyd_features
 from cvp.models.registry import CHAMPION, frame_for
+from cvp.privacy.consent import ScoringConsent, consent_for_scoring
 from cvp.scoring.store import alerts, customer_scores, stage_transitions, value_index_versions
 from cvp.value.index import INDICATORS, tier_thresholds, value_index, value_tiers
 from cvp.value.lifecycle import STAGE_COLUMNS, LifecycleRules, lifecycle_stage, transition_matrix
@@ -128,14 +128,6 @@ def _previous(conn: Connection, as_of: date) -> tuple[date | None, pd.DataFrame]
     return previous, frame
 
 
-def _consent(conn: Connection) -> pd.Series:
-    c = schema.consent
-    frame = read_frame(
-        conn, sa.select(c.c.customer_id, c.c.granted).where(c.c.purpose == "marketing")
-    )
-    return frame.set_index("customer_id")["granted"].astype(bool)
-
-
 @dataclass
 class ScoreResult:
     as_of: date
@@ -146,6 +138,7 @@ class ScoreResult:
     thresholds: dict[str, float]
     models: ChampionModels
     features: pd.DataFrame
+    consent: ScoringConsent | None = None
 
 
 def score(
@@ -155,10 +148,16 @@ def score(
     rules: ScoringSettings,
     lifecycle: LifecycleRules,
     snapshot: pd.DataFrame | None = None,
+    privacy: PrivacySettings | None = None,
 ) -> ScoreResult:
     """Compute the scores for `as_of` (no writes); `snapshot` reuses features already built."""
     snapshot = build_features(conn, as_of) if snapshot is None else snapshot
-    features = add_btyd_features(snapshot, models.horizon_days)
+    # consent step: profiling opt-outs leave here, marketing decides contact below
+    consent = consent_for_scoring(
+        conn, as_of, snapshot["customer_id"], privacy or PrivacySettings()
+    )
+    profiled = snapshot.loc[consent.profiling_allowed].reset_index(drop=True)
+    features = add_btyd_features(profiled, models.horizon_days)
     x_churn = frame_for(models.churn, features).astype("float64")
     raw = np.asarray(models.churn.predict(x_churn))
     churn_p = models.calibrator.apply(raw)
@@ -197,19 +196,19 @@ def score(
 
     playbook = load_playbook(rules.playbook or DEFAULT_PLAYBOOK)
     actions = apply_playbook(playbook, out)
-    consent = _consent(conn).reindex(out["customer_id"]).fillna(False).to_numpy()
-    actions.loc[~consent, ["next_best_action", "channel", "incentive"]] = [
+    contact = consent.may_contact(out["customer_id"])
+    actions.loc[~contact, ["next_best_action", "channel", "incentive"]] = [
         "suppressed_no_consent",
         "none",
         "none",
     ]
-    actions.loc[~consent, ["unit_cost", "save_rate"]] = 0.0
+    actions.loc[~contact, ["unit_cost", "save_rate"]] = 0.0
     out["next_best_action"] = actions["next_best_action"].to_numpy()
     out["channel"] = actions["channel"].to_numpy()
     out["incentive"] = actions["incentive"].to_numpy()
     out["action_cost"] = actions["unit_cost"].to_numpy()
     out["save_rate"] = actions["save_rate"].to_numpy()
-    out["marketing_consent"] = consent
+    out["marketing_consent"] = contact
     out["expected_loss"] = out["churn_probability"] * out["clv_lifetime"]
     out["expected_saved_value"] = out["expected_loss"] * out["save_rate"] - out["action_cost"]
     out["priority_rank"] = (
@@ -243,7 +242,9 @@ def score(
         )
         transitions["previous_as_of"] = previous_date
     found_alerts = _alerts(out, previous, rules)
-    return ScoreResult(as_of, out, transitions, found_alerts, weights, thresholds, models, snapshot)
+    return ScoreResult(
+        as_of, out, transitions, found_alerts, weights, thresholds, models, snapshot, consent
+    )
 
 
 def _next_purchase(

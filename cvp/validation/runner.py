@@ -225,9 +225,10 @@ def validate_warehouse(
 
 @_one_at_a_time
 def validate_derived(
-    engine: Engine, settings: Settings, table: str, as_of: date
+    engine: Engine, settings: Settings, table: str, as_of: date, excluded: int = 0
 ) -> ValidationReport:
-    """Check what a job just wrote for `as_of` (feature snapshot or scores)."""
+    """Check what a job just wrote for `as_of` (feature snapshot or scores); `excluded`
+    customers are known but deliberately absent (profiling opt-outs in the scores)."""
     from cvp.data.schema import metadata
 
     target = metadata.tables[table]
@@ -239,7 +240,7 @@ def validate_derived(
             .where(schema.customers.c.signup_date <= as_of)
         ).scalar_one()
     context = gx_context(settings)
-    checkpoint = _register(context, table, derived_checks(table, int(known)))
+    checkpoint = _register(context, table, derived_checks(table, int(known) - excluded))
     outcome = checkpoint.run(batch_parameters={"dataframe": frame})
     run_id = uuid.uuid4().hex
     validated_at = datetime.now().replace(microsecond=0)
