@@ -40,7 +40,18 @@ class CvpTyper(typer.Typer):
             Console(stderr=True).print(
                 f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True
             )
-            sys.exit(code)
+            _exit_quietly(code)
+
+
+def _exit_quietly(code: int) -> None:
+    """Run the exit handlers (engines, Prefect's log handler, MLflow), then leave without the
+    interpreter's teardown, where DuckDB's bindings print "nanobind: leaked ..." lines that
+    would bury the one-line message."""
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _log_dir() -> Path:

@@ -177,8 +177,12 @@ def test_training_on_failing_data_stops_before_any_model_and_override_is_recorde
     with get_engine(settings.warehouse_url).connect() as conn:
         audit = read_frame(
             conn,
-            "SELECT command, status, notes, model_versions FROM audit_log WHERE command = 'train'",
+            "SELECT command, status, notes, model_versions FROM audit_log WHERE command = 'train' "
+            "ORDER BY started_at",
         )
-    assert len(audit) == 1  # the stopped run never started a job
-    assert json.loads(audit.loc[0, "notes"])["validation_override"] is True
-    assert json.loads(audit.loc[0, "model_versions"]) == {"cvp-churn": "1"}
+    # the stopped run is audited as refused, with the gate's reason, and wrote no model
+    assert list(audit["status"]) == ["refused", "succeeded"]
+    assert "customer_id_references_customers" in json.loads(audit.loc[0, "notes"])["reason"]
+    assert json.loads(audit.loc[0, "model_versions"]) == {}
+    assert json.loads(audit.loc[1, "notes"])["validation_override"] is True
+    assert json.loads(audit.loc[1, "model_versions"]) == {"cvp-churn": "1"}
