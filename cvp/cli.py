@@ -776,18 +776,14 @@ def version() -> None:
 
 
 def main() -> None:
-    """The `cvp` console script. Runs the command, then the exit handlers (Prefect's temporary
-    server, connections, MLflow), then leaves without interpreter teardown: DuckDB's nanobind
-    bindings otherwise print ~40 "nanobind: leaked ..." lines at every exit."""
+    """The `cvp` console script: every command, successful or not, leaves through
+    `_exit_quietly` (exit handlers, then no interpreter teardown)."""
     try:
         app()  # standalone: usage errors and typer.Exit end in SystemExit with their code
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    _exit_quietly(code)
 
 
 if __name__ == "__main__":
