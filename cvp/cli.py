@@ -216,9 +216,15 @@ def train(
         typer.Option("--as-of", formats=["%Y-%m-%d"], help="Labels known up to this date."),
     ],
     target: Annotated[str, typer.Option(help="churn, clv or all.")] = "all",
-    trials: Annotated[int, typer.Option(min=1, help="Optuna trials per model.")] = 20,
-    horizon_days: Annotated[int, typer.Option(min=7, help="Churn/CLV horizon in days.")] = 90,
-    seed: int = 7,
+    trials: Annotated[
+        int | None,
+        typer.Option(min=1, help="Optuna trials per model (default: training.trials in cvp.toml)."),
+    ] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(min=7, help="Churn/CLV horizon in days (default: training.horizon_days)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: training.seed).")] = None,
     force_validation: Annotated[
         bool,
         typer.Option(
@@ -227,6 +233,7 @@ def train(
     ] = False,
 ) -> None:
     """Tune, train, backtest and register the churn and CLV models (champion/challenger)."""
+    from cvp.config import get_settings
     from cvp.orchestration.parameters import TrainParameters
     from cvp.validation.runner import ValidationFailed
     from flows.train import train_flow
@@ -237,7 +244,8 @@ def train(
     targets = ["churn", "clv"] if target == "all" else [target]
     try:
         with console.status(
-            f"Training {', '.join(targets)} as of {as_of.date()} ({trials} trials each)..."
+            f"Training {', '.join(targets)} as of {as_of.date()} "
+            f"({trials or get_settings().training.trials} trials each)..."
         ):
             result = train_flow(
                 TrainParameters(

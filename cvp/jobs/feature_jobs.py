@@ -13,7 +13,7 @@ from cvp.data.fingerprint import warehouse_fingerprint
 from cvp.data.warehouse import get_engine
 from cvp.experiments.tracking import tracked_run
 from cvp.features.build import available_families, build_features, feature_set_version
-from cvp.features.store import write_snapshot
+from cvp.features.store import snapshot_rows, write_snapshot
 from cvp.validation.runner import ValidationFailed, validate_derived
 
 FEATURES_EXPERIMENT = "features"
@@ -44,12 +44,14 @@ def run_features(settings: Settings, as_of: date) -> FeatureResult:
             families = [f.name for f in available_families(conn)]
             frame = build_features(conn, as_of)
             audit.data_fingerprint, _ = warehouse_fingerprint(conn)
-        with engine.begin() as conn:  # the date's snapshot is replaced atomically
-            rows = write_snapshot(conn, version, as_of, frame)
-        checked = validate_derived(engine, settings, "feature_snapshots", as_of)
+        # checked before it replaces the stored snapshot: a failing one leaves the old in place
+        rows_to_write = snapshot_rows(version, as_of, frame)
+        checked = validate_derived(engine, settings, "feature_snapshots", as_of, rows_to_write)
         mlflow.set_tag("cvp.validation.snapshot_passed", str(checked.passed).lower())
         if not checked.passed:
             raise ValidationFailed(checked.failure_message())
+        with engine.begin() as conn:  # the date's snapshot is replaced atomically
+            rows = write_snapshot(conn, version, as_of, frame)
         null_rates = frame.drop(columns=["as_of", "customer_id"]).isna().mean().round(4).to_dict()
         mlflow.log_params({**params, "families": ",".join(families)})
         mlflow.log_metric("customers", rows)

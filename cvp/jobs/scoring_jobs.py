@@ -16,13 +16,12 @@ from cvp.data.warehouse import get_engine, read_frame, write_frame
 from cvp.experiments.tracking import configure_tracking, tracked_run
 from cvp.features.build import feature_set_version
 from cvp.features.store import read_snapshot, write_snapshot
-from cvp.scoring.score import ScoreResult, load_champions, score, write_scores
+from cvp.names import SCORING_EXPERIMENT, campaign_name, model_versions
+from cvp.scoring.score import ScoreResult, load_champions, score, score_rows, write_scores
 from cvp.scoring.store import customer_scores, retention_plan
 from cvp.validation.gate import validation_gate
 from cvp.validation.runner import ValidationFailed, validate_derived
-from cvp.value.lifecycle import LifecycleRules
 
-SCORING_EXPERIMENT = "scoring"
 EXPORT_COLUMNS = [c.name for c in customer_scores.columns if c.name not in ("scored_at",)]
 
 
@@ -43,22 +42,25 @@ def run_score(
     ):
         audit.mlflow_run_id = run.info.run_id
         audit.notes = {"validation_override": gate.overridden}
-        audit.model_versions = {"cvp-churn": models.churn_version, "cvp-clv": models.clv_version}
+        audit.model_versions = model_versions(models.churn_version, models.clv_version)
         with engine.connect() as conn:
             audit.data_fingerprint, _ = warehouse_fingerprint(conn)
             stored = read_snapshot(conn, feature_set_version(), as_of) if reuse_snapshot else None
             stored = stored if stored is not None and not stored.empty else None
-            result = score(conn, models, as_of, settings.scoring, LifecycleRules(), snapshot=stored)
+            result = score(
+                conn, models, as_of, settings.scoring, settings.lifecycle, snapshot=stored
+            )
+        # checked before they replace the stored scores: failing ones leave the old in place
+        checked = validate_derived(engine, settings, "customer_scores", as_of, score_rows(result))
+        mlflow.set_tag("cvp.validation.scores_passed", str(checked.passed).lower())
+        if not checked.passed:
+            raise ValidationFailed(checked.failure_message())
         with engine.begin() as conn:  # snapshot, scores and their side tables commit together
             if stored is None:
                 write_snapshot(conn, feature_set_version(), as_of, result.features)
             write_scores(
                 conn, result, "config" if settings.scoring.value_index_weights else "entropy"
             )
-        checked = validate_derived(engine, settings, "customer_scores", as_of)
-        mlflow.set_tag("cvp.validation.scores_passed", str(checked.passed).lower())
-        if not checked.passed:
-            raise ValidationFailed(checked.failure_message())
         scores = result.scores
         mlflow.log_params(
             {
@@ -84,7 +86,7 @@ def run_score(
 
 def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals, int]:
     engine = get_engine(settings.warehouse_url)
-    campaign = f"retention-{as_of}"
+    campaign = campaign_name(as_of)
     with (
         audited(
             engine, "plan", settings.operator, {"as_of": as_of.isoformat(), "budget": budget}
@@ -98,10 +100,9 @@ def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals
             )
         if scores.empty:
             raise ValueError(f"no scores for {as_of}: run `cvp score --as-of {as_of}` first")
-        audit.model_versions = {
-            "cvp-churn": str(scores["churn_model_version"].iloc[0]),
-            "cvp-clv": str(scores["clv_model_version"].iloc[0]),
-        }
+        audit.model_versions = model_versions(
+            scores["churn_model_version"].iloc[0], scores["clv_model_version"].iloc[0]
+        )
         plan, totals = plan_budget(scores, budget, campaign)
         with engine.begin() as conn:
             conn.execute(sa.delete(retention_plan).where(retention_plan.c.as_of == as_of))
