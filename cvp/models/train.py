@@ -151,9 +151,14 @@ def xy(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, np.ndarray]:
     return x, y
 
 
+def predict(booster: lgb.Booster, x: pd.DataFrame, **kwargs: Any) -> np.ndarray:
+    """`Booster.predict` as an array (its declared return type is wider)."""
+    return np.asarray(booster.predict(x, **kwargs))
+
+
 def shap_importance(booster: lgb.Booster, x: pd.DataFrame) -> pd.Series:
     """Mean |TreeSHAP| per feature, largest first."""
-    contributions = booster.predict(x, pred_contrib=True)[:, :-1]
+    contributions = predict(booster, x, pred_contrib=True)[:, :-1]
     return pd.Series(np.abs(contributions).mean(axis=0), index=x.columns).sort_values(
         ascending=False
     )
@@ -201,9 +206,9 @@ def _promote(
     metric = PROMOTION_METRIC[target]
     x_test_frame, y_test = splits.test, xy(splits.test, target)[1]
 
-    def champion_score(booster: lgb.Booster) -> float:
+    def champion_score(booster: Any) -> float:
         try:
-            predicted = booster.predict(frame_for(booster, x_test_frame))
+            predicted = predict(booster, frame_for(booster, x_test_frame))
         except KeyError:  # the champion needs features the current set no longer has
             return float("-inf")
         metrics = churn_metrics if target == CHURN else clv_metrics
@@ -235,7 +240,7 @@ def train_clv(
     """Tweedie/Poisson LightGBM on horizon revenue, against BG/NBD x Gamma-Gamma."""
     tuned = _tune(CLV, plan, splits, context, max(2, plan.trials))
     x_test, y_test = xy(splits.test, CLV)
-    predicted = tuned.booster.predict(x_test)
+    predicted = predict(tuned.booster, x_test)
     baseline = baseline_revenue(splits.test)
     model_metrics, baseline_metrics = clv_metrics(y_test, predicted), clv_metrics(y_test, baseline)
     log_baseline_run(context, CLV, baseline_metrics)
@@ -289,10 +294,10 @@ def fit_churn(
     and choose the threshold that maximises the expected retention profit there."""
     tuned = _tune(CHURN, plan, splits, context, plan.trials)
     x_valid, y_valid = xy(splits.valid, CHURN)
-    raw_valid = tuned.booster.predict(x_valid)
+    raw_valid = predict(tuned.booster, x_valid)
     calibrator = choose_calibrator(raw_valid, y_valid, plan.seed)
     p_valid = calibrator.apply(raw_valid)
-    p_test = calibrator.apply(tuned.booster.predict(xy(splits.test, CHURN)[0]))
+    p_test = calibrator.apply(predict(tuned.booster, xy(splits.test, CHURN)[0]))
     threshold, profit = choose_threshold(
         p_valid, y_valid, value_valid, plan.save_rate, plan.contact_cost
     )
@@ -347,6 +352,7 @@ def _log_churn_run(
         {
             "calibration": fit.calibrator.method,
             "decision_threshold": round(fit.threshold, 6),
+            "horizon_days": plan.horizon_days,  # scoring reads it from the champion's run
             **economics,
         }
     )
@@ -372,7 +378,7 @@ def train_models(
     value_valid = baseline_revenue(splits.valid)
     if CLV in plan.targets:
         outcomes[CLV], clv_model = train_clv(plan, splits, context)
-        value_valid = clv_model.booster.predict(xy(splits.valid, CLV)[0])
+        value_valid = predict(clv_model.booster, xy(splits.valid, CLV)[0])
     if CHURN in plan.targets:
         outcomes[CHURN] = train_churn(plan, splits, value_valid, context)
     return outcomes

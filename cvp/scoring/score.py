@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from cvp.actions.playbook import DEFAULT_PLAYBOOK, apply_playbook, load_playbook
 from cvp.actions.reasons import explain
-from cvp.config import ScoringSettings
+from cvp.config import ScoringSettings, TrainingSettings
 from cvp.data import schema
 from cvp.data.warehouse import read_frame, write_frame
 from cvp.features.build import build_features, feature_set_version
@@ -71,7 +71,9 @@ def load_champions(client: MlflowClient) -> ChampionModels:
     calibration = mlflow.artifacts.download_artifacts(
         run_id=churn_v.run_id, artifact_path="calibration.json"
     )
-    horizon = int(client.get_run(churn_v.run_id).data.params.get("horizon_days", 90))
+    # the horizon the churn model was trained on (logged on its run; older runs: the default)
+    logged = client.get_run(str(churn_v.run_id)).data.params.get("horizon_days")
+    horizon = int(logged) if logged else TrainingSettings().horizon_days
     return ChampionModels(
         churn=mlflow.lightgbm.load_model(f"models:/{CHURN_MODEL}@{CHAMPION}"),
         clv=mlflow.lightgbm.load_model(f"models:/{CLV_MODEL}@{CHAMPION}"),
@@ -213,8 +215,9 @@ def _put(out: pd.DataFrame, columns: pd.DataFrame) -> None:
 def predict(models: ChampionModels, features: pd.DataFrame) -> Predictions:
     """Calibrated churn probability and horizon CLV (never negative) per customer."""
     x_churn = frame_for(models.churn, features).astype("float64")
-    churn_p = models.calibrator.apply(models.churn.predict(x_churn))
-    clv = np.maximum(models.clv.predict(frame_for(models.clv, features).astype("float64")), 0)
+    churn_p = models.calibrator.apply(np.asarray(models.churn.predict(x_churn)))
+    x_clv = frame_for(models.clv, features).astype("float64")
+    clv = np.maximum(np.asarray(models.clv.predict(x_clv)), 0)
     return Predictions(churn_p, clv, x_churn)
 
 
