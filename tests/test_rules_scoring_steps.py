@@ -178,3 +178,62 @@ def test_control_group_is_stable_per_campaign_and_follows_the_share():
     assert not steps.control_flag("retention-2025-01-01", ids, 0.0).any()
     other = steps.control_flag("retention-2025-01-08", ids, 0.1)
     assert (first != other).any()  # a new campaign draws again
+
+
+class _FixedContributions:
+    """Stands in for a churn booster: fixed TreeSHAP contributions (last column: the bias)."""
+
+    def __init__(self, contributions: list[list[float]]):
+        self.contributions = np.asarray(contributions, dtype=float)
+
+    def predict(self, frame: pd.DataFrame, pred_contrib: bool = False) -> np.ndarray:
+        assert pred_contrib
+        return self.contributions[: len(frame)]
+
+
+def test_reason_columns_phrase_the_largest_positive_contributions():
+    x = pd.DataFrame({"recency_days": [85.0, 3.0], "unresolved_complaints": [2.0, 0.0]})
+    booster = _FixedContributions([[0.4, 0.9, -1.0], [-0.2, -0.1, -1.0]])
+    got = steps.reason_columns(booster, x)
+    assert got.loc[0, "top_reasons"] == "2 unresolved complaints; no purchase for 85 days"
+    assert got.loc[0, "reason_families"] == "service,value"
+    assert got.loc[0, "reason_family"] == "service"
+    # nothing pushes the second customer's risk up: no reason, and the playbook sees `value`
+    assert (got.loc[1, "top_reasons"], got.loc[1, "reason_family"]) == ("", "value")
+
+
+def test_risk_and_value_columns():
+    predicted = steps.Predictions(
+        churn_probability=np.array([0.7, 0.1]),
+        clv_expected=np.array([100.0, 40.0]),
+        x_churn=pd.DataFrame(index=[0, 1]),
+    )
+    got = steps.risk_and_value_columns(pd.Series(["a", "b"]), predicted, 365, RULES)
+    assert list(got["risk_tier"]) == ["high", "low"]
+    # one-year horizon, three periods at 10%: 100 x (1 + 0.3/1.1 + (0.3/1.1)^2) = 134.7107;
+    # 40 x (1 + 0.9/1.1 + (0.9/1.1)^2) = 40 x 2.487603 = 99.5041
+    assert list(got["clv_lifetime"]) == pytest.approx([134.7107, 99.5041], abs=1e-3)
+
+
+def test_assess_value_with_configured_weights_and_tier_shares():
+    features = pd.DataFrame(
+        {
+            "monetary_total": [0.0, 10.0, 20.0, 30.0, 40.0],
+            "frequency": [1.0] * 5,
+            "active_days_365d": [1.0] * 5,
+            "events_90d": [1.0] * 5,
+            "nps_latest": [5.0] * 5,
+        }
+    )
+    rules = ScoringSettings(
+        value_index_weights={"monetary_total": 1.0, "clv_expected": 1.0},
+        high_value_share=0.2,
+        medium_value_share=0.4,
+    )
+    clv = np.array([0.0, 0.0, 100.0, 100.0, 100.0])
+    got = steps.assess_value(features, clv, rules)
+    # half monetary (0, .25, .5, .75, 1) and half CLV (0, 0, 1, 1, 1), times 100
+    assert list(got.index) == pytest.approx([0.0, 12.5, 75.0, 87.5, 100.0])
+    # 80th percentile: 87.5 + 0.2 x 12.5 = 90; 40th: 12.5 + 0.6 x 62.5 = 50 (linear)
+    assert got.thresholds == pytest.approx({"high": 90.0, "medium": 50.0})
+    assert list(got.tiers) == ["low", "low", "medium", "medium", "high"]
