@@ -66,7 +66,7 @@ def prepare(root: Path, customers: int) -> None:
 
 def measure(root: Path) -> dict:
     """Own process: peak memory is scoring's alone."""
-    from cvp.config import ScoringSettings
+    from cvp.config import LifecycleSettings, ScoringSettings
     from cvp.data.warehouse import get_engine
     from cvp.experiments.tracking import configure_tracking
     from cvp.features.build import feature_set_version
@@ -74,7 +74,6 @@ def measure(root: Path) -> dict:
     from cvp.models.dataset import add_btyd_features
     from cvp.models.registry import frame_for
     from cvp.scoring.score import load_champions, score, write_scores
-    from cvp.value.lifecycle import LifecycleRules
 
     settings = _settings(root, f"duckdb:///{root / 'big.duckdb'}")
     models = load_champions(configure_tracking(settings))
@@ -89,7 +88,9 @@ def measure(root: Path) -> dict:
     t1 = time.perf_counter()
     del matrix  # the reference's copy is not part of scoring's memory
     with engine.connect() as conn:
-        result = score(conn, models, AS_OF, ScoringSettings(), LifecycleRules(), snapshot=snapshot)
+        result = score(
+            conn, models, AS_OF, ScoringSettings(), LifecycleSettings(), snapshot=snapshot
+        )
     t2 = time.perf_counter()
     with engine.begin() as conn:
         write_scores(conn, result, "entropy")

@@ -395,9 +395,15 @@ def train(
         typer.Option("--as-of", formats=["%Y-%m-%d"], help="Labels known up to this date."),
     ],
     target: Annotated[str, typer.Option(help="churn, clv or all.")] = "all",
-    trials: Annotated[int, typer.Option(min=1, help="Optuna trials per model.")] = 20,
-    horizon_days: Annotated[int, typer.Option(min=7, help="Churn/CLV horizon in days.")] = 90,
-    seed: int = 7,
+    trials: Annotated[
+        int | None,
+        typer.Option(min=1, help="Optuna trials per model (default: training.trials in cvp.toml)."),
+    ] = None,
+    horizon_days: Annotated[
+        int | None,
+        typer.Option(min=7, help="Churn/CLV horizon in days (default: training.horizon_days)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: training.seed).")] = None,
     force_validation: Annotated[
         bool,
         typer.Option(

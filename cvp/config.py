@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,11 +47,51 @@ class ValidationSettings(BaseModel):
     arms: list[str] = ["treatment", "control"]
 
 
+class TrainingSettings(BaseModel):
+    """Defaults of `cvp train` and the train deployment; their flags and form fields override them."""
+
+    horizon_days: int = Field(90, ge=7, le=365, description="churn / CLV label window, in days")
+    trials: int = Field(20, ge=1, le=500, description="Optuna trials per model")
+    seed: int = Field(7, ge=0, description="seed of Optuna's sampler and LightGBM")
+    train_cutoffs: int = Field(6, ge=1, description="training cutoffs before the validation one")
+    step_days: int = Field(30, ge=1, description="days between training cutoffs")
+    max_boost_rounds: int = Field(2000, ge=1, description="LightGBM rounds before early stopping")
+    save_rate: float = Field(
+        0.3, gt=0, le=1, description="share of contacted churners saved, for the threshold choice"
+    )
+    contact_cost: float = Field(5.0, ge=0, description="cost of one contact, for the threshold")
+
+
+class PromotionSettings(BaseModel):
+    """The registry gate: when a challenger becomes champion."""
+
+    margin: float = Field(
+        0.002, ge=0, description="backtest gain (AUC / normalised Gini) a challenger must show"
+    )
+    max_ece: float = Field(
+        0.05, gt=0, lt=1, description="largest calibration error a churn champion may have"
+    )
+
+
+class LifecycleSettings(BaseModel):
+    """Lifecycle stage rules, first match wins: churned, lapsed, reactivated, new, at_risk."""
+
+    new_max_tenure_days: int = Field(60, ge=0, description="new while tenure is at most this")
+    lapsed_after_days: int = Field(180, ge=1, description="lapsed after this many quiet days")
+    churned_after_days: int = Field(365, ge=1, description="churned after this many quiet days")
+    reactivated_within_days: int = Field(
+        60, ge=0, description="a lapsed/churned customer buying within this is reactivated"
+    )
+    at_risk_probability: float = Field(0.6, gt=0, lt=1, description="at_risk from this P(churn)")
+
+
 class ScoringSettings(BaseModel):
     """Business rules for turning predictions into tiers, actions and plans."""
 
     high_risk_probability: float = Field(0.6, gt=0, lt=1)
     medium_risk_probability: float = Field(0.3, gt=0, lt=1)
+    high_value_share: float = Field(0.2, gt=0, lt=1, description="top share of the value index")
+    medium_value_share: float = Field(0.3, gt=0, lt=1, description="next share after the top")
     control_share: float = Field(0.1, ge=0, lt=1, description="held out of every campaign")
     annual_discount_rate: float = Field(0.10, ge=0)
     lifetime_years: float = Field(3.0, gt=0)
@@ -60,6 +100,14 @@ class ScoringSettings(BaseModel):
         None, description="override the entropy-learned weights, indicator -> weight"
     )
     playbook: Path | None = Field(None, description="YAML playbook; the shipped default if unset")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScoringSettings:
+        if self.medium_risk_probability >= self.high_risk_probability:
+            raise ValueError("scoring.medium_risk_probability must be below high_risk_probability")
+        if self.high_value_share + self.medium_value_share >= 1:
+            raise ValueError("scoring.high_value_share + medium_value_share must be below 1")
+        return self
 
 
 class JobsSettings(BaseModel):
@@ -160,8 +208,11 @@ class Settings(BaseSettings):
     generator: GeneratorSettings = GeneratorSettings()
     ingest: IngestSettings = IngestSettings()
     validation: ValidationSettings = ValidationSettings()
+    training: TrainingSettings = TrainingSettings()
+    promotion: PromotionSettings = PromotionSettings()
     scoring: ScoringSettings = ScoringSettings()
     privacy: PrivacySettings = PrivacySettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
     server: ServerSettings = ServerSettings()
     prefect: PrefectSettings = PrefectSettings()
     jobs: JobsSettings = JobsSettings()

@@ -1,4 +1,5 @@
-"""Flow: features and scores (optionally training and plans) for every date in a range.
+"""Flow: features and scores (optionally training and plans) for every date in a range: the
+pipeline's steps (`flows.pipeline.run_steps`) mapped over the dates.
 
 Dates run as separate tasks, at most `max_concurrency` at once through a Prefect global
 concurrency limit created for this run; each date retries on its own, and a failed date neither
@@ -6,13 +7,33 @@ rolls back nor stops the others. The run ends with a table artifact of every dat
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from datetime import date
+
+from prefect import flow, get_run_logger, task
+from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
 from prefect.states import Failed
 
+from cvp.config import get_settings
+from cvp.orchestration.backfill import DateOutcome, run_backfill_date
 from cvp.orchestration.parameters import BackfillParameters
-from tasks.backfill import backfill_date_task, backfill_report, run_concurrency_limit
+from flows.pipeline import run_steps
+from tasks.backfill import backfill_report, run_concurrency_limit
 from tasks.data import init_task
+from tasks.retry import retry_transient
+
+
+@task(
+    name="backfill-date",
+    task_run_name="backfill {as_of}",
+    retries=2,
+    retry_delay_seconds=[5, 20],
+    retry_condition_fn=retry_transient,
+)
+def backfill_date_task(params: BackfillParameters, as_of: date, limit_name: str) -> DateOutcome:
+    """One date under the run's concurrency limit; a retry reruns the date's steps."""
+    with concurrency(limit_name, occupy=1, strict=True):
+        return run_backfill_date(get_settings(), params, as_of, run_steps)
 
 
 @flow(name="backfill", log_prints=True)

@@ -1,4 +1,5 @@
-"""Thin Prefect pieces of the backfill: the per-date task, its concurrency limit, the report."""
+"""Thin Prefect pieces of the backfill: its concurrency limit and the report. The per-date task
+lives with the flow (`flows/backfill.py`), since it runs the pipeline's steps."""
 
 from __future__ import annotations
 
@@ -6,16 +7,11 @@ import contextlib
 from collections.abc import Iterator
 from datetime import date
 
-from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
-from prefect.concurrency.sync import concurrency
 from prefect.states import State
 
-from cvp.config import get_settings
-from cvp.orchestration.backfill import DateOutcome, run_backfill_date
-from cvp.orchestration.parameters import BackfillParameters
-from tasks.retry import retry_transient
+from cvp.orchestration.backfill import DateOutcome
 
 BACKFILL_ARTIFACT = "backfill-report"
 
@@ -30,18 +26,6 @@ def run_concurrency_limit(name: str, limit: int) -> Iterator[str]:
     finally:
         with get_client(sync_client=True) as client:
             client.delete_global_concurrency_limit_by_name(name)
-
-
-@task(
-    name="backfill-date",
-    task_run_name="backfill {as_of}",
-    retries=2,
-    retry_delay_seconds=[5, 20],
-    retry_condition_fn=retry_transient,
-)
-def backfill_date_task(params: BackfillParameters, as_of: date, limit_name: str) -> DateOutcome:
-    with concurrency(limit_name, occupy=1, strict=True):
-        return run_backfill_date(get_settings(), params, as_of)
 
 
 def backfill_report(dates: list[date], states: list[State]) -> list[DateOutcome]:

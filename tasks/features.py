@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.context import TaskRunContext
 
 from cvp.config import get_settings
-from cvp.data.fingerprint import warehouse_fingerprint
+from cvp.data.fingerprint import features_fingerprint
 from cvp.data.warehouse import get_engine
 from cvp.features.build import feature_set_version
 from cvp.jobs.feature_jobs import FeatureResult, run_features
@@ -20,10 +20,11 @@ from tasks.retry import retry_transient
 
 
 def features_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    """A snapshot is a pure function of the date, the feature definitions and the data."""
+    """A snapshot is a pure function of the date, the feature definitions and the content of
+    the tables it reads (`features_fingerprint`): any import or edit there rebuilds it."""
     settings = get_settings()
     with get_engine(settings.warehouse_url).connect() as conn:
-        fingerprint, _ = warehouse_fingerprint(conn)
+        fingerprint = features_fingerprint(conn)
     key = f"{settings.warehouse_url}|{parameters['as_of']}|{feature_set_version()}|{fingerprint}"
     return "features-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 

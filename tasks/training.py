@@ -8,12 +8,13 @@ from prefect.artifacts import create_table_artifact
 from cvp.config import get_settings
 from cvp.jobs.training_jobs import TrainingConfig, TrainingResult, run_train
 from cvp.progress import stage
+from cvp.models.train import PROMOTION_METRIC
 
 
 def leaderboard(result: TrainingResult) -> list[dict]:
     rows = []
     for target, outcome in result.outcomes.items():
-        metric = "roc_auc" if target == "churn" else "normalized_gini"
+        metric = PROMOTION_METRIC[target]
         rows.append(
             {
                 "target": target,

@@ -27,15 +27,21 @@ feature_snapshots = sa.Table(
 )
 
 
+def snapshot_rows(version: str, as_of: date, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows `write_snapshot` stores, in the table's shape: what the snapshot suite checks
+    before they replace the stored ones."""
+    return frame.assign(feature_set_version=version, as_of=pd.Timestamp(as_of).date())
+
+
 def write_snapshot(conn: Connection, version: str, as_of: date, frame: pd.DataFrame) -> int:
-    """Replace the snapshot for (version, as_of) inside the caller's transaction."""
+    """Replace the snapshot for (version, as_of) inside the caller's transaction; validate
+    `snapshot_rows(...)` first, so a failing snapshot never replaces a good one."""
     conn.execute(
         sa.delete(feature_snapshots).where(
             feature_snapshots.c.feature_set_version == version, feature_snapshots.c.as_of == as_of
         )
     )
-    out = frame.assign(feature_set_version=version, as_of=pd.Timestamp(as_of).date())
-    return write_frame(conn, feature_snapshots, out)
+    return write_frame(conn, feature_snapshots, snapshot_rows(version, as_of, frame))
 
 
 def read_snapshot(conn: Connection, version: str, as_of: date) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import mlflow
 
 from cvp.config import Settings
 from cvp.features.build import available_families, build_features, feature_set_version
-from cvp.features.store import write_snapshot
+from cvp.features.store import snapshot_rows, write_snapshot
 from cvp.jobs.context import open_job
 from cvp.validation.runner import ValidationFailed, validate_derived
 
@@ -35,12 +35,14 @@ def run_features(settings: Settings, as_of: date) -> FeatureResult:
         with job.engine.connect() as conn:
             families = [f.name for f in available_families(conn)]
             frame = build_features(conn, as_of)
-        with job.engine.begin() as conn:  # the date's snapshot is replaced atomically
-            rows = write_snapshot(conn, version, as_of, frame)
-        checked = validate_derived(job.engine, settings, "feature_snapshots", as_of)
+        # checked before it replaces the stored snapshot: a failing one leaves the old in place
+        rows_to_write = snapshot_rows(version, as_of, frame)
+        checked = validate_derived(job.engine, settings, "feature_snapshots", as_of, rows_to_write)
         mlflow.set_tag("cvp.validation.snapshot_passed", str(checked.passed).lower())
         if not checked.passed:
             raise ValidationFailed(checked.failure_message())
+        with job.engine.begin() as conn:  # the date's snapshot is replaced atomically
+            rows = write_snapshot(conn, version, as_of, frame)
         null_rates = frame.drop(columns=["as_of", "customer_id"]).isna().mean().round(4).to_dict()
         mlflow.log_params({**params, "families": ",".join(families)})
         mlflow.log_metric("customers", rows)

@@ -21,6 +21,7 @@ from cvp.experiments.tracking import configure_tracking
 from cvp.features.build import feature_set_version
 from cvp.features.store import read_snapshot, write_snapshot
 from cvp.jobs.context import open_job, pause_for_crash_test
+from cvp.names import SCORING_EXPERIMENT, campaign_name, model_versions
 from cvp.privacy.consent import empty_contact_reason, may_contact
 from cvp.privacy.exports import (
     activation_frame,
@@ -28,12 +29,10 @@ from cvp.privacy.exports import (
     scores_frame,
     write_export,
 )
-from cvp.scoring.score import ScoreResult, load_champions, score, write_scores
+from cvp.scoring.score import ScoreResult, load_champions, score, score_rows, write_scores
 from cvp.scoring.store import customer_scores, retention_plan
 from cvp.validation.runner import ValidationFailed, validate_derived
-from cvp.value.lifecycle import LifecycleRules
 
-SCORING_EXPERIMENT = "scoring"
 
 
 def run_score(
@@ -54,10 +53,7 @@ def run_score(
         require=lambda: load_champions(configure_tracking(settings)),
     ) as job:
         models = job.required
-        job.audit.model_versions = {
-            "cvp-churn": models.churn_version,
-            "cvp-clv": models.clv_version,
-        }
+        job.audit.model_versions = model_versions(models.churn_version, models.clv_version)
         with job.engine.connect() as conn:
             stored = read_snapshot(conn, feature_set_version(), as_of) if reuse_snapshot else None
             stored = stored if stored is not None and not stored.empty else None
@@ -66,13 +62,25 @@ def run_score(
                 models,
                 as_of,
                 settings.scoring,
-                LifecycleRules(),
+                settings.lifecycle,
                 snapshot=stored,
                 privacy=settings.privacy,
             )
         assert result.consent is not None  # score() always decides consent
         consent = result.consent.summary()
         job.audit.notes["consent"] = consent
+        # checked before they replace the stored scores: failing ones leave the old in place
+        checked = validate_derived(
+            job.engine,
+            settings,
+            "customer_scores",
+            as_of,
+            score_rows(result),
+            excluded=consent["profiling_opt_out"],
+        )
+        mlflow.set_tag("cvp.validation.scores_passed", str(checked.passed).lower())
+        if not checked.passed:
+            raise ValidationFailed(checked.failure_message())
         with job.engine.begin() as conn:  # snapshot, scores and their side tables commit together
             if stored is None:
                 write_snapshot(conn, feature_set_version(), as_of, result.features)
@@ -81,12 +89,6 @@ def run_score(
             )
             pause_for_crash_test("write")
         pause_for_crash_test("committed")
-        checked = validate_derived(
-            job.engine, settings, "customer_scores", as_of, excluded=consent["profiling_opt_out"]
-        )
-        mlflow.set_tag("cvp.validation.scores_passed", str(checked.passed).lower())
-        if not checked.passed:
-            raise ValidationFailed(checked.failure_message())
         scores = result.scores
         mlflow.log_params(
             {
@@ -122,7 +124,7 @@ def _stored_scores(engine: Engine, as_of: date) -> pd.DataFrame:
 
 
 def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals, int]:
-    campaign = f"retention-{as_of}"
+    campaign = campaign_name(as_of)
     params = {"as_of": as_of.isoformat(), "budget": budget}
     if budget < 0:
         raise BadInput(f"budget {budget}: a retention budget cannot be negative")
@@ -135,10 +137,9 @@ def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals
         require=lambda: _stored_scores(get_engine(settings.warehouse_url), as_of),
     ) as job:
         scores = job.required
-        job.audit.model_versions = {
-            "cvp-churn": str(scores["churn_model_version"].iloc[0]),
-            "cvp-clv": str(scores["clv_model_version"].iloc[0]),
-        }
+        job.audit.model_versions = model_versions(
+            scores["churn_model_version"].iloc[0], scores["clv_model_version"].iloc[0]
+        )
         with job.engine.connect() as conn:
             contactable = may_contact(conn, scores["customer_id"], as_of, settings.privacy)
             contactable &= scores["marketing_consent"].astype(bool).to_numpy()

@@ -1,11 +1,13 @@
-"""One backfill date: the requested jobs in order, skipped when already done for the same data
+"""One backfill date: the pipeline's steps for it, skipped when already done for the same data
 and model versions. Each job keeps its own transaction, audit row and MLflow run, so a failed
-date leaves the dates before it untouched."""
+date leaves the dates before it untouched. The steps themselves are the pipeline's
+(`flows/pipeline.py`), passed in, so their order is written once."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
@@ -19,7 +21,7 @@ from cvp.data.fingerprint import warehouse_fingerprint
 from cvp.data.warehouse import get_engine
 from cvp.experiments.tracking import configure_tracking
 from cvp.features.build import feature_set_version
-from cvp.orchestration.parameters import BackfillParameters
+from cvp.orchestration.parameters import BackfillParameters, PipelineParameters
 from cvp.scoring.score import champion_versions
 
 
@@ -103,36 +105,24 @@ def date_done(settings: Settings, params: BackfillParameters, as_of: date) -> bo
     return all(checks[target]() for target in params.ordered_targets())
 
 
-def run_backfill_date(settings: Settings, params: BackfillParameters, as_of: date) -> DateOutcome:
-    """The requested jobs for one date, in order; raises on failure so the caller can retry."""
-    from cvp.jobs.feature_jobs import run_features
-    from cvp.jobs.scoring_jobs import run_plan, run_score
-    from cvp.jobs.training_jobs import TrainingConfig, run_train
-
+def run_backfill_date(
+    settings: Settings,
+    params: BackfillParameters,
+    as_of: date,
+    run_pipeline: Callable[[PipelineParameters], dict[str, Any]],
+) -> DateOutcome:
+    """One date: skipped when already done, else the pipeline's steps for it (`run_pipeline`,
+    the same steps the daily pipeline runs); raises on failure so the caller can retry."""
     started = time.perf_counter()
     if not params.force and date_done(settings, params, as_of):
         return DateOutcome(
             as_of, "skipped", None, 0.0, "already done for these data and model versions"
         )
-    scored: int | None = None
-    targets = params.ordered_targets()
-    for target in targets:
-        if target == "train":
-            run_train(
-                settings,
-                TrainingConfig(
-                    as_of=as_of, trials=params.trials, force_validation=params.force_validation
-                ),
-            )
-        elif target == "features":
-            run_features(settings, as_of)
-        elif target == "score":
-            result = run_score(
-                settings, as_of, params.force_validation, reuse_snapshot="features" in targets
-            )
-            scored = len(result.scores)
-        elif target == "plan":
-            run_plan(settings, as_of, params.budget)
+    summary = run_pipeline(params.pipeline(as_of))
     return DateOutcome(
-        as_of, "done", scored, round(time.perf_counter() - started, 1), ", ".join(targets)
+        as_of,
+        "done",
+        summary["scored"],
+        round(time.perf_counter() - started, 1),
+        ", ".join(summary["steps"]),
     )

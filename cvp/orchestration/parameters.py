@@ -7,15 +7,27 @@ computed at deploy time would freeze the deploy date into every scheduled run.""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cvp.names import MODEL_TARGETS, ModelTarget
 from cvp.orchestration.calendar import EVERY_PATTERN, backfill_dates
 
-ModelTarget = Literal["churn", "clv"]
+# The one order of the steps of a date. The daily pipeline runs some of them, a backfill maps
+# the same steps over its dates: neither lists them again.
+PipelineStep = Literal["validate", "train", "features", "score", "plan"]
+PIPELINE_ORDER: tuple[PipelineStep, ...] = ("validate", "train", "features", "score", "plan")
+DAILY_STEPS: tuple[PipelineStep, ...] = ("validate", "features", "score", "plan")
 BackfillTarget = Literal["train", "features", "score", "plan"]
-BACKFILL_ORDER: tuple[BackfillTarget, ...] = ("train", "features", "score", "plan")
+# a backfill validates through each job's gate, not as a step of its own
+BACKFILL_ORDER = cast(
+    tuple[BackfillTarget, ...], tuple(step for step in PIPELINE_ORDER if step != "validate")
+)
+
+
+def in_pipeline_order(steps: list[PipelineStep] | list[BackfillTarget]) -> list[PipelineStep]:
+    return [step for step in PIPELINE_ORDER if step in steps]
 
 
 def resolve_as_of(as_of: date | None) -> date:
@@ -33,6 +45,23 @@ class PipelineParameters(BaseModel):
     force_validation: bool = Field(
         False, description="Run despite critical validation failures (recorded in the audit log)."
     )
+    steps: list[PipelineStep] = Field(
+        list(DAILY_STEPS),
+        min_length=1,
+        description="Steps to run, always in the order validate, train, features, score, plan.",
+    )
+    trials: int | None = Field(
+        None,
+        ge=1,
+        le=500,
+        description="Optuna trials per model, with 'train'; empty: training.trials (20).",
+    )
+    refresh_features: bool = Field(
+        False, description="Rebuild the feature snapshot even if one is cached for these data."
+    )
+
+    def ordered_steps(self) -> list[PipelineStep]:
+        return in_pipeline_order(self.steps)
 
 
 class TrainParameters(BaseModel):
@@ -43,13 +72,21 @@ class TrainParameters(BaseModel):
         None, description="Training date; empty means the day the run starts."
     )
     targets: list[ModelTarget] = Field(
-        ["churn", "clv"], min_length=1, description="Models to train."
+        list(MODEL_TARGETS), min_length=1, description="Models to train."
     )
-    trials: int = Field(20, ge=1, le=500, description="Optuna trials per model.")
-    horizon_days: int = Field(
-        90, ge=7, le=365, description="Churn / CLV horizon after the cutoff, in days."
+    # empty knobs take their `[training]` defaults from cvp.toml when the run starts
+    trials: int | None = Field(
+        None, ge=1, le=500, description="Optuna trials per model; empty: training.trials (20)."
     )
-    seed: int = Field(7, ge=0, description="Seed for Optuna and LightGBM.")
+    horizon_days: int | None = Field(
+        None,
+        ge=7,
+        le=365,
+        description="Churn / CLV horizon after the cutoff, in days; empty: training.horizon_days (90).",
+    )
+    seed: int | None = Field(
+        None, ge=0, description="Seed for Optuna and LightGBM; empty: training.seed (7)."
+    )
     force_validation: bool = Field(
         False, description="Train despite critical validation failures (recorded)."
     )
@@ -91,3 +128,14 @@ class BackfillParameters(BaseModel):
 
     def ordered_targets(self) -> list[BackfillTarget]:
         return [t for t in BACKFILL_ORDER if t in self.targets]
+
+    def pipeline(self, as_of: date) -> PipelineParameters:
+        """The pipeline run of one date: the requested steps; `force` rebuilds cached features."""
+        return PipelineParameters(
+            as_of=as_of,
+            steps=in_pipeline_order(self.targets),
+            budget=self.budget,
+            force_validation=self.force_validation,
+            trials=self.trials,
+            refresh_features=self.force,
+        )

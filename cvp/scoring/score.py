@@ -20,20 +20,19 @@ from sqlalchemy.engine import Connection
 
 from cvp.actions.playbook import DEFAULT_PLAYBOOK, apply_playbook, load_playbook
 from cvp.actions.reasons import explain
-from cvp.config import PrivacySettings, ScoringSettings
+from cvp.config import PrivacySettings, ScoringSettings, TrainingSettings
 from cvp.data.warehouse import read_frame, write_frame
 from cvp.errors import StateError
 from cvp.features.build import build_features, feature_set_version
 from cvp.models.calibration import Calibrator
 from cvp.models.dataset import add_btyd_features
 from cvp.models.registry import CHAMPION, frame_for
+from cvp.names import CHURN_MODEL, CLV_MODEL, campaign_name, model_versions
 from cvp.privacy.consent import ScoringConsent, consent_for_scoring
 from cvp.scoring.store import alerts, customer_scores, stage_transitions, value_index_versions
 from cvp.value.index import INDICATORS, tier_thresholds, value_index, value_tiers
 from cvp.value.lifecycle import STAGE_COLUMNS, LifecycleRules, lifecycle_stage, transition_matrix
 from cvp.value.rfm import rfm_scores
-
-CHURN_MODEL, CLV_MODEL = "cvp-churn", "cvp-clv"
 
 
 class NoChampionModel(StateError):
@@ -65,17 +64,17 @@ def _champion_model_versions(client: MlflowClient) -> tuple[ModelVersion, ModelV
 def champion_versions(client: MlflowClient) -> dict[str, str]:
     """The registry versions a score run would use, as recorded in `audit_log.model_versions`."""
     churn_v, clv_v = _champion_model_versions(client)
-    return {CHURN_MODEL: str(churn_v.version), CLV_MODEL: str(clv_v.version)}
+    return model_versions(churn_v.version, clv_v.version)
 
 
 def load_champions(client: MlflowClient) -> ChampionModels:
     churn_v, clv_v = _champion_model_versions(client)
-    if churn_v.run_id is None:
-        raise NoChampionModel(f"{CHURN_MODEL} version {churn_v.version} has no MLflow run")
     calibration = mlflow.artifacts.download_artifacts(
         run_id=churn_v.run_id, artifact_path="calibration.json"
     )
-    horizon = int(client.get_run(churn_v.run_id).data.params.get("horizon_days", 90))
+    # the horizon the churn model was trained on (logged on its run; older runs: the default)
+    logged = client.get_run(str(churn_v.run_id)).data.params.get("horizon_days")
+    horizon = int(logged) if logged else TrainingSettings().horizon_days
     return ChampionModels(
         churn=mlflow.lightgbm.load_model(f"models:/{CHURN_MODEL}@{CHAMPION}"),
         clv=mlflow.lightgbm.load_model(f"models:/{CLV_MODEL}@{CHAMPION}"),
@@ -102,9 +101,11 @@ def lifetime_value(
     periods = max(1, int(round(rules.lifetime_years * 365 / horizon_days)))
     discount = (1 + rules.annual_discount_rate) ** (horizon_days / 365) - 1
     factor = (1 - churn_p) / (1 + discount)
-    # geometric sum 1 + f + ... + f^(periods-1); at f = 1 (no churn, no discount) it is `periods`
-    safe = np.where(np.isclose(factor, 1.0), 0.5, factor)
-    geometric = np.where(np.isclose(factor, 1.0), periods, (1 - safe**periods) / (1 - safe))
+    # geometric sum 1 + f + ... + f^(periods-1); f = 1 (no churn, no discount) sums to `periods`
+    with np.errstate(divide="ignore", invalid="ignore"):
+        geometric = np.where(
+            np.isclose(factor, 1.0), periods, (1 - factor**periods) / np.maximum(1 - factor, 1e-12)
+        )
     return clv_horizon * geometric
 
 
@@ -141,6 +142,23 @@ class ScoreResult:
     consent: ScoringConsent | None = None
 
 
+@dataclass
+class Predictions:
+    """Model outputs for every customer, in the order of the feature frame."""
+
+    churn_probability: np.ndarray
+    clv_expected: np.ndarray
+    x_churn: pd.DataFrame  # the churn model's inputs, which the reasons explain
+
+
+@dataclass
+class ValueAssessment:
+    index: pd.Series
+    tiers: pd.Series
+    weights: pd.Series
+    thresholds: dict[str, float]
+
+
 def score(
     conn: Connection,
     models: ChampionModels,
@@ -150,104 +168,205 @@ def score(
     snapshot: pd.DataFrame | None = None,
     privacy: PrivacySettings | None = None,
 ) -> ScoreResult:
-    """Compute the scores for `as_of` (no writes); `snapshot` reuses features already built."""
+    """Compute the scores for `as_of` (no writes); `snapshot` reuses features already built.
+
+    Each step adds the columns it owns to `out`; the order is the dependency order: value needs
+    CLV, the playbook needs tiers, stage and reasons, expected value needs the action."""
     snapshot = build_features(conn, as_of) if snapshot is None else snapshot
-    # consent step: profiling opt-outs leave here, marketing decides contact below
+    # consent: profiling opt-outs get no individual prediction; marketing decides contact below
     consent = consent_for_scoring(
         conn, as_of, snapshot["customer_id"], privacy or PrivacySettings()
     )
     profiled = snapshot.loc[consent.profiling_allowed].reset_index(drop=True)
     features = add_btyd_features(profiled, models.horizon_days)
-    x_churn = frame_for(models.churn, features).astype("float64")
-    raw = np.asarray(models.churn.predict(x_churn))
-    churn_p = models.calibrator.apply(raw)
-    clv = np.maximum(models.clv.predict(frame_for(models.clv, features).astype("float64")), 0)
-    out = pd.DataFrame(
-        {"customer_id": features["customer_id"], "churn_probability": churn_p, "clv_expected": clv}
+    predicted = predict(models, features)
+    out = risk_and_value_columns(features["customer_id"], predicted, models.horizon_days, rules)
+    value = assess_value(features, predicted.clv_expected, rules)
+    out["value_index"] = value.index.to_numpy()
+    out["value_tier"] = value.tiers.to_numpy()
+    out = pd.concat([out, rfm_scores(features)], axis=1)
+    previous_date, previous = _previous(conn, as_of)
+    _put(out, lifecycle_columns(features, predicted.churn_probability, previous, lifecycle))
+    _put(out, reason_columns(models.churn, predicted.x_churn))
+    actions = apply_playbook(load_playbook(rules.playbook or DEFAULT_PLAYBOOK), out)
+    actions, contact = marketing_consent_step(consent, out["customer_id"], actions)
+    _put(out, action_columns(actions, contact))
+    _put(out, expected_value_columns(out))
+    out["in_control_group"] = control_flag(
+        campaign_name(as_of), out["customer_id"], rules.control_share
     )
-    out["risk_tier"] = np.select(
+    out["next_purchase_date"] = next_purchase_dates(
+        features, as_of, models.horizon_days, out["lifecycle_stage"]
+    )
+    out = with_provenance(out, models, as_of)
+    transitions = stage_transitions_since(previous_date, previous, out)
+    found_alerts = find_alerts(out, previous, rules)
+    return ScoreResult(
+        as_of,
+        out,
+        transitions,
+        found_alerts,
+        value.weights,
+        value.thresholds,
+        models,
+        snapshot,
+        consent,
+    )
+
+
+def _put(out: pd.DataFrame, columns: pd.DataFrame) -> None:
+    """Add a step's columns in place (by position: every step keeps the customers' order)."""
+    for name in columns.columns:
+        out[name] = columns[name].to_numpy()
+
+
+def predict(models: ChampionModels, features: pd.DataFrame) -> Predictions:
+    """Calibrated churn probability and horizon CLV (never negative) per customer."""
+    x_churn = frame_for(models.churn, features).astype("float64")
+    churn_p = models.calibrator.apply(np.asarray(models.churn.predict(x_churn)))
+    x_clv = frame_for(models.clv, features).astype("float64")
+    clv = np.maximum(np.asarray(models.clv.predict(x_clv)), 0)
+    return Predictions(churn_p, clv, x_churn)
+
+
+def risk_tiers(churn_p: np.ndarray, rules: ScoringSettings) -> np.ndarray:
+    """high from `high_risk_probability`, medium from `medium_risk_probability`, else low."""
+    return np.select(
         [churn_p >= rules.high_risk_probability, churn_p >= rules.medium_risk_probability],
         ["high", "medium"],
         "low",
     )
-    out["clv_lifetime"] = lifetime_value(clv, churn_p, models.horizon_days, rules)
-    # only the columns each step reads: `assign` on the wide frame would copy all of it
+
+
+def risk_and_value_columns(
+    customer_ids: pd.Series, predicted: Predictions, horizon_days: int, rules: ScoringSettings
+) -> pd.DataFrame:
+    """The first columns of a score row: risk and what the customer is expected to be worth."""
+    churn_p, clv = predicted.churn_probability, predicted.clv_expected
+    out = pd.DataFrame(
+        {"customer_id": customer_ids, "churn_probability": churn_p, "clv_expected": clv}
+    )
+    out["risk_tier"] = risk_tiers(churn_p, rules)
+    out["clv_lifetime"] = lifetime_value(clv, churn_p, horizon_days, rules)
+    return out
+
+
+def assess_value(
+    features: pd.DataFrame, clv: np.ndarray, rules: ScoringSettings
+) -> ValueAssessment:
+    """Value index over the indicators (predicted CLV among them) and relative value tiers."""
+    # only the columns the index reads: `assign` on the wide frame would copy all of it
     indicators = features[[c for c in INDICATORS if c != "clv_expected"]].assign(clv_expected=clv)
     index, weights = value_index(indicators, rules.value_index_weights)
-    thresholds = tier_thresholds(index)
-    out["value_index"] = index.to_numpy()
-    out["value_tier"] = value_tiers(index, thresholds).to_numpy()
-    out = pd.concat([out, rfm_scores(features)], axis=1)
+    thresholds = tier_thresholds(index, rules.high_value_share, rules.medium_value_share)
+    return ValueAssessment(index, value_tiers(index, thresholds), weights, thresholds)
 
-    previous_date, previous = _previous(conn, as_of)
+
+def lifecycle_columns(
+    features: pd.DataFrame,
+    churn_p: np.ndarray,
+    previous: pd.DataFrame,
+    rules: LifecycleRules,
+) -> pd.DataFrame:
+    """Stage now and at the previous scored date (None for customers not scored then)."""
     prev_stage = (
-        previous.set_index("customer_id")["lifecycle_stage"].reindex(out["customer_id"]).to_numpy()
+        previous.set_index("customer_id")["lifecycle_stage"]
+        .reindex(features["customer_id"])
+        .to_numpy()
     )
     staged = features[list(STAGE_COLUMNS)].assign(churn_probability=churn_p)
-    out["lifecycle_stage"] = lifecycle_stage(
-        staged, pd.Series(prev_stage, index=features.index), lifecycle
-    ).to_numpy()
-    out["previous_stage"] = prev_stage
+    stage = lifecycle_stage(staged, pd.Series(prev_stage, index=features.index), rules)
+    return pd.DataFrame(
+        {"lifecycle_stage": stage.to_numpy(), "previous_stage": prev_stage}, index=features.index
+    )
 
-    texts, families = explain(models.churn, x_churn)
-    out["top_reasons"] = texts
-    out["reason_families"] = families
-    out["reason_family"] = [f.split(",")[0] if f else "value" for f in families]
 
-    playbook = load_playbook(rules.playbook or DEFAULT_PLAYBOOK)
-    actions = apply_playbook(playbook, out)
-    contact = consent.may_contact(out["customer_id"])
+def reason_columns(churn_model: lgb.Booster, x_churn: pd.DataFrame) -> pd.DataFrame:
+    """Top reasons in words, their families, and the first family the playbook matches on
+    (`value` when nothing pushes the risk up)."""
+    texts, families = explain(churn_model, x_churn)
+    return pd.DataFrame(
+        {
+            "top_reasons": texts,
+            "reason_families": families,
+            "reason_family": [f.split(",")[0] if f else "value" for f in families],
+        },
+        index=x_churn.index,
+    )
+
+
+def marketing_consent_step(
+    consent: ScoringConsent, customer_ids: pd.Series, actions: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Customers who may not be contacted for marketing at the date (consent history and the
+    `[privacy]` policy) get no action and no cost."""
+    contact = np.asarray(consent.may_contact(customer_ids), dtype=bool)
     actions.loc[~contact, ["next_best_action", "channel", "incentive"]] = [
         "suppressed_no_consent",
         "none",
         "none",
     ]
     actions.loc[~contact, ["unit_cost", "save_rate"]] = 0.0
-    out["next_best_action"] = actions["next_best_action"].to_numpy()
-    out["channel"] = actions["channel"].to_numpy()
-    out["incentive"] = actions["incentive"].to_numpy()
-    out["action_cost"] = actions["unit_cost"].to_numpy()
-    out["save_rate"] = actions["save_rate"].to_numpy()
-    out["marketing_consent"] = contact
-    out["expected_loss"] = out["churn_probability"] * out["clv_lifetime"]
-    out["expected_saved_value"] = out["expected_loss"] * out["save_rate"] - out["action_cost"]
-    out["priority_rank"] = (
-        out["expected_saved_value"].rank(ascending=False, method="first").astype(int)
+    return actions, contact
+
+
+def action_columns(actions: pd.DataFrame, consent: np.ndarray) -> pd.DataFrame:
+    """The playbook's choice in the scores table's names."""
+    return pd.DataFrame(
+        {
+            "next_best_action": actions["next_best_action"].to_numpy(),
+            "channel": actions["channel"].to_numpy(),
+            "incentive": actions["incentive"].to_numpy(),
+            "action_cost": actions["unit_cost"].to_numpy(),
+            "save_rate": actions["save_rate"].to_numpy(),
+            "marketing_consent": consent,
+        },
+        index=actions.index,
     )
-    out["in_control_group"] = control_flag(
-        f"retention-{as_of}", out["customer_id"], rules.control_share
+
+
+def expected_value_columns(out: pd.DataFrame) -> pd.DataFrame:
+    """Expected loss = P(churn) x lifetime value; saved value = loss x save rate - action cost;
+    rank 1 is the customer whose action saves the most (ties by order)."""
+    loss = out["churn_probability"] * out["clv_lifetime"]
+    saved = loss * out["save_rate"] - out["action_cost"]
+    return pd.DataFrame(
+        {
+            "expected_loss": loss,
+            "expected_saved_value": saved,
+            "priority_rank": saved.rank(ascending=False, method="first").astype(int),
+        }
     )
-    out["next_purchase_date"] = _next_purchase(
-        features, as_of, models.horizon_days, out["lifecycle_stage"]
-    )
+
+
+def with_provenance(out: pd.DataFrame, models: ChampionModels, as_of: date) -> pd.DataFrame:
+    """Which models and feature set produced the row, and its date first."""
     out["churn_model_version"] = models.churn_version
     out["clv_model_version"] = models.clv_version
     out["feature_set_version"] = feature_set_version()
     out.insert(0, "as_of", pd.Timestamp(as_of))
+    return out
 
-    transitions = None
-    if previous_date is not None:
-        matrix = transition_matrix(
-            previous.set_index("customer_id")["lifecycle_stage"],
-            out.set_index("customer_id")["lifecycle_stage"],
-        )
-        transitions = (
-            matrix.stack()
-            .rename("customers")
-            .reset_index()
-            .rename(columns={"from": "from_stage", "to": "to_stage"})
-        )
-        transitions = transitions.rename(
-            columns={transitions.columns[0]: "from_stage", transitions.columns[1]: "to_stage"}
-        )
-        transitions["previous_as_of"] = previous_date
-    found_alerts = _alerts(out, previous, rules)
-    return ScoreResult(
-        as_of, out, transitions, found_alerts, weights, thresholds, models, snapshot, consent
+
+def stage_transitions_since(
+    previous_date: date | None, previous: pd.DataFrame, out: pd.DataFrame
+) -> pd.DataFrame | None:
+    """The stage transition matrix since the previous scored date, one row per (from, to)."""
+    if previous_date is None:
+        return None
+    matrix = transition_matrix(
+        previous.set_index("customer_id")["lifecycle_stage"],
+        out.set_index("customer_id")["lifecycle_stage"],
     )
+    transitions = matrix.stack().rename("customers").reset_index()
+    transitions = transitions.rename(
+        columns={transitions.columns[0]: "from_stage", transitions.columns[1]: "to_stage"}
+    )
+    transitions["previous_as_of"] = previous_date
+    return transitions
 
 
-def _next_purchase(
+def next_purchase_dates(
     features: pd.DataFrame, as_of: date, horizon: int, stage: pd.Series
 ) -> pd.Series:
     """Own rhythm where known (mean gap minus days since last purchase), else BG/NBD's rate."""
@@ -259,7 +378,9 @@ def _next_purchase(
     return pd.Series(dates.dt.date.where(dates.notna(), None), index=features.index, dtype=object)
 
 
-def _alerts(out: pd.DataFrame, previous: pd.DataFrame, rules: ScoringSettings) -> pd.DataFrame:
+def find_alerts(out: pd.DataFrame, previous: pd.DataFrame, rules: ScoringSettings) -> pd.DataFrame:
+    """Customers who entered high risk, or whose value index fell by more than
+    `value_drop_alert_share`, since the previous scored date."""
     columns = ["customer_id", "alert_type", "previous_value", "current_value"]
     if previous.empty:
         return pd.DataFrame(columns=columns)
@@ -291,14 +412,19 @@ def _alerts(out: pd.DataFrame, previous: pd.DataFrame, rules: ScoringSettings) -
     )[columns]
 
 
+def score_rows(result: ScoreResult) -> pd.DataFrame:
+    """The `customer_scores` rows of a result, as written: what the scores suite checks before
+    they replace the stored ones."""
+    return result.scores.assign(scored_at=datetime.now().replace(microsecond=0))
+
+
 def write_scores(conn: Connection, result: ScoreResult, weights_source: str) -> None:
-    """Replace this date's scores, transitions, alerts and value-index version in one transaction."""
+    """Replace this date's scores, transitions, alerts and value-index version in the caller's
+    transaction; validate `score_rows(result)` first, so failing scores never replace good ones."""
     as_of = result.as_of
     for table in (customer_scores, stage_transitions, alerts, value_index_versions):
         conn.execute(sa.delete(table).where(table.c.as_of == as_of))
-    write_frame(
-        conn, customer_scores, result.scores.assign(scored_at=datetime.now().replace(microsecond=0))
-    )
+    write_frame(conn, customer_scores, score_rows(result))
     if result.transitions is not None:
         write_frame(conn, stage_transitions, result.transitions.assign(as_of=as_of))
     write_frame(conn, alerts, result.alerts.assign(as_of=as_of))

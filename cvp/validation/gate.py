@@ -30,12 +30,19 @@ class GateOutcome:
         }
 
 
+def gate_date(as_of: date) -> date:
+    """The date raw data is validated at for a job on `as_of`: "future" means after the run, not
+    after the date being trained or scored; a backfill of an old date legitimately sees later
+    rows, which point-in-time features ignore anyway."""
+    return max(as_of, date.today())
+
+
 def validation_gate(
     engine: Engine, settings: Settings, as_of: date, force: bool = False
 ) -> GateOutcome:
-    # "future" means after the run, not after the date being trained or scored: a backfill of an
-    # old date legitimately sees later rows, which point-in-time features ignore anyway
-    report = validate_warehouse(engine, settings, max(as_of, date.today()))
+    """Validate (or reuse this process's report on the same data, e.g. the pipeline's validate
+    step) and stop on a critical failure unless forced."""
+    report = validate_warehouse(engine, settings, gate_date(as_of), reuse=True)
     if not report.passed and not force:
         raise ValidationFailed(
             report.failure_message()

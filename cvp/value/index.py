@@ -15,7 +15,6 @@ INDICATORS: dict[str, str] = {
     "events_90d": "engagement",
     "nps_latest": "satisfaction",
 }
-TIER_SHARES = {"high": 0.2, "medium": 0.3}  # top 20% high, next 30% medium, rest low
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -44,10 +43,13 @@ def value_index(
     return index.round(4), learned
 
 
-def tier_thresholds(index: pd.Series) -> dict[str, float]:
+def tier_thresholds(index: pd.Series, high_share: float, medium_share: float) -> dict[str, float]:
+    """Index values above which the top `high_share` is high and the next `medium_share` is
+    medium; recomputed per run, so tiers are relative to the current customer base
+    (`scoring.high_value_share`, `scoring.medium_value_share`)."""
     return {
-        "high": float(index.quantile(1 - TIER_SHARES["high"])),
-        "medium": float(index.quantile(1 - TIER_SHARES["high"] - TIER_SHARES["medium"])),
+        "high": float(index.quantile(1 - high_share)),
+        "medium": float(index.quantile(1 - high_share - medium_share)),
     }
 
 

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
+
+from cvp.config import LifecycleSettings
 
 STAGES = ("new", "active", "at_risk", "lapsed", "churned", "reactivated")
 # feature columns the rules read, besides churn_probability
 STAGE_COLUMNS = ("recency_days", "tenure_days", "subscription_active", "is_contractual")
 
 
-class LifecycleRules(BaseModel):
-    new_max_tenure_days: int = 60
-    lapsed_after_days: int = 180
-    churned_after_days: int = 365
-    reactivated_within_days: int = 60
-    at_risk_probability: float = 0.6
+# the rules' thresholds are `[lifecycle]` in cvp.toml
+LifecycleRules = LifecycleSettings
 
 
 def lifecycle_stage(frame: pd.DataFrame, previous: pd.Series, rules: LifecycleRules) -> pd.Series:

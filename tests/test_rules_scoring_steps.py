@@ -1,0 +1,245 @@
+"""The steps of `score()`, each on a few customers with expectations worked out by hand.
+No database, no models: fast unit tests of the decisions."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cvp.config import LifecycleSettings, ScoringSettings
+from cvp.privacy.consent import ScoringConsent
+from cvp.scoring import score as steps
+
+RULES = ScoringSettings()  # risk 0.6 / 0.3, discount 10%, 3 years, value drop 20%
+
+
+def test_risk_tiers_use_the_configured_cut_points_inclusively():
+    p = np.array([0.6, 0.59, 0.3, 0.29, 0.0])
+    assert list(steps.risk_tiers(p, RULES)) == ["high", "medium", "medium", "low", "low"]
+    stricter = ScoringSettings(high_risk_probability=0.9, medium_risk_probability=0.5)
+    assert list(steps.risk_tiers(p, stricter)) == ["medium", "medium", "low", "low", "low"]
+
+
+def test_lifetime_value_one_year_horizon_three_periods():
+    # horizon 365 d over 3 years: 3 periods; discount per period 10%; survival 0.5
+    # factor = 0.5 / 1.1 = 0.454545...; 100 * (1 + 0.454545 + 0.206612) = 166.1157
+    value = steps.lifetime_value(np.array([100.0]), np.array([0.5]), 365, RULES)
+    assert value[0] == pytest.approx(166.1157, abs=1e-3)
+
+
+def test_lifetime_value_without_churn_or_discount_is_periods_times_clv():
+    rules = ScoringSettings(annual_discount_rate=0.0, lifetime_years=3.0)
+    # 90-day horizon over 3 years: round(1095 / 90) = 12 periods of 10
+    value = steps.lifetime_value(np.array([10.0, 10.0]), np.array([0.0, 1.0]), 90, rules)
+    assert value == pytest.approx([120.0, 10.0])  # certain churn: only the first period counts
+
+
+def test_expected_value_and_priority():
+    out = pd.DataFrame(
+        {
+            "churn_probability": [0.5, 0.2, 0.9, 0.5],
+            "clv_lifetime": [200.0, 1000.0, 10.0, 200.0],
+            "save_rate": [0.3, 0.1, 0.5, 0.3],
+            "action_cost": [10.0, 5.0, 1.0, 10.0],
+        }
+    )
+    got = steps.expected_value_columns(out)
+    assert list(got["expected_loss"]) == pytest.approx([100.0, 200.0, 9.0, 100.0])
+    assert list(got["expected_saved_value"]) == pytest.approx([20.0, 15.0, 3.5, 20.0])
+    assert list(got["priority_rank"]) == [1, 3, 4, 2]  # a tie goes to the earlier row
+
+
+def test_lifecycle_columns_carry_the_previous_stage_or_none():
+    features = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "recency_days": [30.0, 5.0, 5.0],
+            "tenure_days": [400.0, 400.0, 10.0],
+            "subscription_active": [np.nan, np.nan, np.nan],
+            "is_contractual": [0.0, 0.0, 0.0],
+        }
+    )
+    previous = pd.DataFrame({"customer_id": ["a", "b"], "lifecycle_stage": ["lapsed", "active"]})
+    got = steps.lifecycle_columns(
+        features, np.array([0.1, 0.7, 0.1]), previous, LifecycleSettings()
+    )
+    # a: lapsed before, bought within 60 days -> reactivated; b: P(churn) 0.7 -> at_risk;
+    # c: 10 days of tenure -> new, not scored before
+    assert list(got["lifecycle_stage"]) == ["reactivated", "at_risk", "new"]
+    assert list(got["previous_stage"][:2]) == ["lapsed", "active"]
+    assert pd.isna(got["previous_stage"].iloc[2])
+
+
+def test_consent_step_suppresses_everyone_who_may_not_be_contacted():
+    # "b" refused; "d" is not among the known customers at the date: no contact either
+    table = pd.DataFrame(
+        {"marketing": [True, False, True], "profiling": [True, True, True]},
+        index=pd.Index(["a", "b", "c"], name="customer_id"),
+    )
+    consent = ScoringConsent(date(2025, 12, 31), table, marketing_changes_recorded=3)
+    actions = pd.DataFrame(
+        {
+            "next_best_action": ["call", "call", "coupon"],
+            "channel": ["phone", "phone", "email"],
+            "incentive": ["offer"] * 3,
+            "unit_cost": [25.0, 25.0, 2.0],
+            "save_rate": [0.3, 0.3, 0.1],
+        }
+    )
+    actions, contact = steps.marketing_consent_step(consent, pd.Series(["a", "b", "c"]), actions)
+    assert list(contact) == [True, False, True]
+    _, unknown = steps.marketing_consent_step(consent, pd.Series(["d"]), actions.head(1).copy())
+    assert list(unknown) == [False]
+    assert list(actions["next_best_action"]) == ["call", "suppressed_no_consent", "coupon"]
+    assert list(actions["channel"]) == ["phone", "none", "email"]
+    assert list(actions["unit_cost"]) == [25.0, 0.0, 2.0]
+    assert list(actions["save_rate"]) == [0.3, 0.0, 0.1]
+
+
+def test_action_columns_rename_the_playbook_output():
+    actions = pd.DataFrame(
+        {
+            "next_best_action": ["call"],
+            "channel": ["phone"],
+            "incentive": ["offer"],
+            "unit_cost": [25.0],
+            "save_rate": [0.3],
+        }
+    )
+    got = steps.action_columns(actions, np.array([True]))
+    assert got.iloc[0].to_dict() == {
+        "next_best_action": "call",
+        "channel": "phone",
+        "incentive": "offer",
+        "action_cost": 25.0,
+        "save_rate": 0.3,
+        "marketing_consent": True,
+    }
+
+
+def test_alerts_for_entering_high_risk_and_a_value_drop_beyond_the_share():
+    out = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "risk_tier": ["high", "high", "low", "low"],
+            "value_index": [50.0, 50.0, 79.0, 81.0],
+        }
+    )
+    previous = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c", "d"],
+            "lifecycle_stage": ["active"] * 4,
+            "risk_tier": ["medium", "high", "low", "low"],
+            "value_index": [50.0, 50.0, 100.0, 100.0],
+        }
+    )
+    got = steps.find_alerts(out, previous, RULES)
+    # a enters high risk (b already was); c fell 21% > 20%, d fell 19%
+    assert got[["customer_id", "alert_type"]].values.tolist() == [
+        ["a", "entered_high_risk"],
+        ["c", "value_index_drop"],
+    ]
+    assert got.iloc[1][["previous_value", "current_value"]].tolist() == ["100.0", "79.0"]
+    assert steps.find_alerts(out, previous.iloc[0:0], RULES).empty
+
+
+def test_next_purchase_from_own_rhythm_else_btyd_rate_never_for_churned():
+    features = pd.DataFrame(
+        {
+            "gap_mean_days": [30.0, np.nan, 30.0, 30.0],
+            "recency_days": [10.0, 5.0, 40.0, 10.0],
+            "btyd_expected_purchases": [1.0, 9.0, 1.0, 1.0],
+        }
+    )
+    stage = pd.Series(["active", "active", "active", "churned"])
+    got = steps.next_purchase_dates(features, date(2025, 1, 1), 90, stage)
+    # 30 - 10 = 20 days; no rhythm: 9 purchases / 90 days = one every 10 days;
+    # overdue (40 > 30): tomorrow at the earliest; churned: none
+    assert list(got[:3]) == [date(2025, 1, 21), date(2025, 1, 11), date(2025, 1, 2)]
+    assert got.iloc[3] is None
+
+
+def test_stage_transitions_count_customers_scored_at_both_dates():
+    previous = pd.DataFrame(
+        {"customer_id": ["a", "b", "c"], "lifecycle_stage": ["new", "active", "active"]}
+    )
+    out = pd.DataFrame(
+        {"customer_id": ["a", "b", "d"], "lifecycle_stage": ["active", "active", "new"]}
+    )
+    assert steps.stage_transitions_since(None, previous, out) is None
+    got = steps.stage_transitions_since(date(2025, 1, 1), previous, out)
+    moved = got[got["customers"] > 0].set_index(["from_stage", "to_stage"])["customers"]
+    assert moved.to_dict() == {("new", "active"): 1, ("active", "active"): 1}
+    assert len(got) == 36 and (got["previous_as_of"] == date(2025, 1, 1)).all()
+
+
+def test_control_group_is_stable_per_campaign_and_follows_the_share():
+    ids = pd.Series([f"c_{i}" for i in range(2_000)])
+    first = steps.control_flag("retention-2025-01-01", ids, 0.1)
+    assert (first == steps.control_flag("retention-2025-01-01", ids, 0.1)).all()
+    assert 150 <= first.sum() <= 250  # 10% of 2,000, within sampling noise
+    assert not steps.control_flag("retention-2025-01-01", ids, 0.0).any()
+    other = steps.control_flag("retention-2025-01-08", ids, 0.1)
+    assert (first != other).any()  # a new campaign draws again
+
+
+class _FixedContributions:
+    """Stands in for a churn booster: fixed TreeSHAP contributions (last column: the bias)."""
+
+    def __init__(self, contributions: list[list[float]]):
+        self.contributions = np.asarray(contributions, dtype=float)
+
+    def predict(self, frame: pd.DataFrame, pred_contrib: bool = False) -> np.ndarray:
+        assert pred_contrib
+        return self.contributions[: len(frame)]
+
+
+def test_reason_columns_phrase_the_largest_positive_contributions():
+    x = pd.DataFrame({"recency_days": [85.0, 3.0], "unresolved_complaints": [2.0, 0.0]})
+    booster = _FixedContributions([[0.4, 0.9, -1.0], [-0.2, -0.1, -1.0]])
+    got = steps.reason_columns(booster, x)
+    assert got.loc[0, "top_reasons"] == "2 unresolved complaints; no purchase for 85 days"
+    assert got.loc[0, "reason_families"] == "service,value"
+    assert got.loc[0, "reason_family"] == "service"
+    # nothing pushes the second customer's risk up: no reason, and the playbook sees `value`
+    assert (got.loc[1, "top_reasons"], got.loc[1, "reason_family"]) == ("", "value")
+
+
+def test_risk_and_value_columns():
+    predicted = steps.Predictions(
+        churn_probability=np.array([0.7, 0.1]),
+        clv_expected=np.array([100.0, 40.0]),
+        x_churn=pd.DataFrame(index=[0, 1]),
+    )
+    got = steps.risk_and_value_columns(pd.Series(["a", "b"]), predicted, 365, RULES)
+    assert list(got["risk_tier"]) == ["high", "low"]
+    # one-year horizon, three periods at 10%: 100 x (1 + 0.3/1.1 + (0.3/1.1)^2) = 134.7107;
+    # 40 x (1 + 0.9/1.1 + (0.9/1.1)^2) = 40 x 2.487603 = 99.5041
+    assert list(got["clv_lifetime"]) == pytest.approx([134.7107, 99.5041], abs=1e-3)
+
+
+def test_assess_value_with_configured_weights_and_tier_shares():
+    features = pd.DataFrame(
+        {
+            "monetary_total": [0.0, 10.0, 20.0, 30.0, 40.0],
+            "frequency": [1.0] * 5,
+            "active_days_365d": [1.0] * 5,
+            "events_90d": [1.0] * 5,
+            "nps_latest": [5.0] * 5,
+        }
+    )
+    rules = ScoringSettings(
+        value_index_weights={"monetary_total": 1.0, "clv_expected": 1.0},
+        high_value_share=0.2,
+        medium_value_share=0.4,
+    )
+    clv = np.array([0.0, 0.0, 100.0, 100.0, 100.0])
+    got = steps.assess_value(features, clv, rules)
+    # half monetary (0, .25, .5, .75, 1) and half CLV (0, 0, 1, 1, 1), times 100
+    assert list(got.index) == pytest.approx([0.0, 12.5, 75.0, 87.5, 100.0])
+    # 80th percentile: 87.5 + 0.2 x 12.5 = 90; 40th: 12.5 + 0.6 x 62.5 = 50 (linear)
+    assert got.thresholds == pytest.approx({"high": 90.0, "medium": 50.0})
+    assert list(got.tiers) == ["low", "low", "medium", "medium", "high"]
