@@ -668,6 +668,59 @@ def measure(
 
 
 @app.command()
+def monitor(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Monitoring date; default today."),
+    ] = None,
+    trigger: Annotated[
+        bool, typer.Option(help="Start the training deployment when retraining is decided.")
+    ] = True,
+) -> None:
+    """Realised accuracy of past scores, drift, model age; decide (and trigger) retraining."""
+    from cvp.orchestration.parameters import MonitorParameters
+    from flows.monitor import monitor_flow
+
+    try:
+        result = monitor_flow(
+            MonitorParameters(as_of=as_of.date() if as_of else None, trigger=trigger)
+        )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    accuracy = result.accuracy
+    if not accuracy.empty:
+        table = Table(title="realised accuracy (closed horizons) vs the backtest promise")
+        for column in ("scores date", "model", "metric", "realised", "promised"):
+            table.add_column(column)
+        for r in accuracy.itertuples():
+            promised = (
+                "-" if r.promised is None or r.promised != r.promised else f"{r.promised:.4f}"
+            )
+            table.add_row(
+                str(r.scores_as_of),
+                f"{r.model} v{r.model_version}",
+                r.metric,
+                f"{r.realised:.4f}",
+                promised,
+            )
+        console.print(table)
+    for note in result.notes:
+        console.print(note)
+    console.print(
+        f"drifted features ({len(result.drifted)}): " + (", ".join(result.drifted) or "none")
+    )
+    console.print(f"retrain: {'yes' if result.retrain else 'no'}")
+    for reason in result.reasons:
+        console.print(f"  - {reason}")
+    if result.triggered:
+        console.print(result.triggered)
+    console.print(
+        "written to realised_accuracy, drift_results, monitor_decisions; MLflow 'monitoring'"
+    )
+
+
+@app.command()
 def version() -> None:
     """Print the installed version."""
     from importlib.metadata import version as package_version
