@@ -75,6 +75,10 @@ def test_monitor_flags_planted_drift_and_reports_realised_accuracy(history):
     assert set(drift.loc[drift["drifted"], "feature"]) >= PLANTED
     assert {"score:churn_probability", "score:clv_expected"} <= set(drift["feature"])
     assert decisions["retrain"].iloc[-1] and json.loads(decisions["reasons"].iloc[-1])
+    kpis = result.kpis
+    assert {"overall", "country", "acquisition_channel"} <= set(kpis["segment_type"])
+    with get_engine(settings.warehouse_url).connect() as conn:
+        assert len(read_frame(conn, "SELECT * FROM kpi_monthly")) == len(kpis)
     # the rerun for the same date replaces the accuracy and drift rows
     run_monitor(settings, SCORED[-1])
     with get_engine(settings.warehouse_url).connect() as conn:
@@ -131,3 +135,27 @@ def test_monitor_flow_triggers_the_training_deployment_with_its_reason(history, 
     assert decisions["triggered"].iloc[-1] == result.triggered
     assert any(result.triggered in (n or "") for n in audit["notes"])
     reset_settings_cache()
+
+
+def test_monthly_kpis_reconcile_with_the_raw_tables(settings):
+    run_generate(settings, GeneratorConfig(customers=600, seed=4, end=date(2025, 6, 30)))
+    from cvp.monitoring.kpis import kpi_series
+
+    with get_engine(settings.warehouse_url).connect() as conn:
+        kpis = kpi_series(conn, date(2025, 6, 30), months=12)
+        revenue = read_frame(
+            conn,
+            "SELECT SUM(amount) AS r FROM transactions "
+            "WHERE ts >= TIMESTAMP '2025-05-01 00:00:00' AND ts < TIMESTAMP '2025-06-01 00:00:00'",
+        )["r"].iloc[0]
+    overall = kpis[kpis["segment_type"] == "overall"].pivot(
+        index="month", columns="kpi", values="value"
+    )
+    assert len(overall) == 12 and overall.index.max() == date(2025, 6, 1)
+    assert overall.loc[date(2025, 5, 1), "revenue"] == pytest.approx(revenue)
+    assert overall["churn_rate"].between(0, 1).all()
+    assert (overall["retention_rate"] + overall["churn_rate"]).round(9).eq(1).all()
+    assert {"nps", "csat", "complaint_rate", "aov", "active_customers"} <= set(overall.columns)
+    # per segment: the countries' active customers add up to the overall count
+    country = kpis[(kpis["segment_type"] == "country") & (kpis["kpi"] == "active_customers")]
+    assert country.groupby("month")["value"].sum().equals(overall["active_customers"])

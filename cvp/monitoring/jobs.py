@@ -28,8 +28,9 @@ from cvp.monitoring.accuracy import (
     write_realised_accuracy,
 )
 from cvp.monitoring.drift import drift_table
+from cvp.monitoring.kpis import kpi_series
 from cvp.monitoring.models import ModelInfo, champion_info
-from cvp.monitoring.store import drift_results, monitor_decisions
+from cvp.monitoring.store import drift_results, kpi_monthly, monitor_decisions
 from cvp.scoring.store import customer_scores
 
 MONITORING_EXPERIMENT = "monitoring"
@@ -50,6 +51,7 @@ class MonitorResult:
     mlflow_run_id: str
     notes: list[str] = field(default_factory=list)
     triggered: str | None = None
+    kpis: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _snapshot(conn: Connection, as_of: date) -> pd.DataFrame:
@@ -157,6 +159,7 @@ def run_monitor(settings: Settings, as_of: date) -> MonitorResult:
                     "no training snapshot date on the champion's run: feature drift skipped"
                 )
             score_drift = _score_drift(conn, as_of, churn, settings)
+            kpis = kpi_series(conn, as_of)
         if not score_drift.empty:
             drift = pd.concat([drift, score_drift], ignore_index=True)
         if accuracy.empty:
@@ -170,6 +173,11 @@ def run_monitor(settings: Settings, as_of: date) -> MonitorResult:
             if not drift.empty:
                 conn.execute(sa.delete(drift_results).where(drift_results.c.as_of == as_of))
                 write_frame(conn, drift_results, drift.assign(as_of=as_of, computed_at=decided_at))
+            if not kpis.empty:
+                conn.execute(
+                    sa.delete(kpi_monthly).where(kpi_monthly.c.month.in_(set(kpis["month"])))
+                )
+                write_frame(conn, kpi_monthly, kpis.assign(computed_at=decided_at))
             conn.execute(
                 monitor_decisions.insert().values(
                     as_of=as_of,
@@ -204,6 +212,12 @@ def run_monitor(settings: Settings, as_of: date) -> MonitorResult:
             for r in latest.itertuples():
                 if r.realised is not None and pd.notna(r.realised):
                     mlflow.log_metric(f"realised_{r.model}_{r.metric}", float(r.realised))
+        if not kpis.empty:
+            latest = kpis[
+                (kpis["segment_type"] == "overall") & (kpis["month"] == kpis["month"].max())
+            ]
+            mlflow.log_metrics({f"kpi_{r.kpi}": float(r.value) for r in latest.itertuples()})
+            mlflow.log_table(kpis.astype({"month": str}), "kpi_monthly.json")
         if not drift.empty:
             mlflow.log_table(drift.astype({"reference_as_of": str}), "drift.json")
         return MonitorResult(
@@ -218,6 +232,7 @@ def run_monitor(settings: Settings, as_of: date) -> MonitorResult:
             audit.run_id,
             run.info.run_id,
             notes,
+            kpis=kpis,
         )
 
 
