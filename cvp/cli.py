@@ -347,10 +347,13 @@ def plan(
 
 
 def _plan_campaign(name: str, as_of, budget: float) -> None:
+    from cvp.campaigns.jobs import precheck
     from cvp.campaigns.ledger import CampaignError
+    from cvp.config import get_settings
     from flows.campaigns import plan_campaign_flow
 
     try:
+        precheck(get_settings(), name, "plan")
         result = plan_campaign_flow(name=name, as_of=as_of, budget=budget)
     except CampaignError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -583,10 +586,13 @@ def launch(
     ] = None,
 ) -> None:
     """Launch a planned campaign: write its contacts (and held-out controls) to marketing_touches."""
+    from cvp.campaigns.jobs import precheck
     from cvp.campaigns.ledger import CampaignError
+    from cvp.config import get_settings
     from flows.campaigns import launch_flow
 
     try:
+        precheck(get_settings(), name, "launch")
         written = launch_flow(name=name, launch_date=launch_date.date() if launch_date else None)
     except CampaignError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -603,10 +609,13 @@ def simulate_response(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """Synthetic data only: generate the campaign's outcome period with a planted effect."""
+    from cvp.campaigns.jobs import precheck
     from cvp.campaigns.ledger import CampaignError
+    from cvp.config import get_settings
     from flows.campaigns import simulate_response_flow
 
     try:
+        precheck(get_settings(), name, "simulate")
         result = simulate_response_flow(name=name, effect=effect, seed=seed)
     except CampaignError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -626,10 +635,15 @@ def measure(
     ] = None,
 ) -> None:
     """Measure a campaign after its outcome window: uplift per arm with intervals, ROI."""
+    from datetime import date
+
+    from cvp.campaigns.jobs import precheck
     from cvp.campaigns.ledger import CampaignError
+    from cvp.config import get_settings
     from flows.campaigns import measure_flow
 
     try:
+        precheck(get_settings(), name, "measure", as_of.date() if as_of else date.today())
         result = measure_flow(name=name, as_of=as_of.date() if as_of else None)
     except CampaignError as exc:
         console.print(f"[red]error:[/red] {exc}")

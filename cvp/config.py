@@ -91,6 +91,11 @@ class MonitoringSettings(BaseModel):
     fairness_max_gap: float = Field(
         0.2, gt=0, le=1, description="largest allowed between-group gap; above it blocks promotion"
     )
+    fairness_min_group_size: int = Field(
+        100,
+        ge=1,
+        description="groups with fewer customers in a rate's denominator are reported, not compared",
+    )
     fairness_metrics: list[str] = Field(
         ["selection_rate", "true_positive_rate", "false_positive_rate"],
         description="gaps the promotion gate checks",

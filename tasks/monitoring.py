@@ -38,7 +38,8 @@ def trigger_task(result: MonitorResult, train_as_of: date) -> str:
         )
         triggered = f"flow run {run.id} of {name}"
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server is reported, not raised
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text and text != "None" else type(exc).__name__
         triggered = f"not triggered: deployment {name} unavailable ({first[:120]})"
     record_trigger(settings, result, triggered)
     return triggered

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -11,10 +13,11 @@ from cvp.campaigns.jobs import run_campaign_plan, run_launch, run_measure, run_s
 from cvp.campaigns.ledger import CampaignError
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
-from cvp.data.warehouse import dispose_engines, get_engine, read_frame
+from cvp.data.warehouse import dispose_engines, get_engine, read_frame, write_frame
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
+from cvp.scoring.store import customer_scores
 from tests.conftest import make_settings
 
 SCORED = date(2025, 12, 31)
@@ -106,3 +109,99 @@ def test_measured_uplift_covers_the_planted_effect(scored, name, effect, launch)
             sa.text(f"SELECT status FROM campaigns WHERE campaign = '{name}'")
         ).scalar_one()
     assert status == "measured"
+
+
+def _fake_scores(conn, as_of: date, seed: int = 0) -> pd.DataFrame:
+    """customer_scores rows without a model: enough for the ledger on either backend."""
+    ids = read_frame(conn, "SELECT customer_id FROM customers ORDER BY customer_id")["customer_id"]
+    rng = np.random.default_rng(seed)
+    n = len(ids)
+    p = rng.uniform(0.05, 0.95, n)
+    frame = pd.DataFrame(
+        {
+            "as_of": as_of,
+            "customer_id": ids,
+            "churn_model_version": "1",
+            "clv_model_version": "1",
+            "feature_set_version": "test",
+            "churn_probability": p,
+            "risk_tier": np.where(p >= 0.6, "high", np.where(p >= 0.3, "medium", "low")),
+            "clv_expected": 50.0,
+            "clv_lifetime": 200.0,
+            "value_index": 50.0,
+            "value_tier": rng.choice(["high", "medium", "low"], n),
+            "rfm_r": 3,
+            "rfm_f": 3,
+            "rfm_m": 3,
+            "rfm_segment": "loyal",
+            "lifecycle_stage": "active",
+            "top_reasons": "",
+            "reason_families": "value",
+            "next_best_action": "loyalty_points",
+            "channel": "email",
+            "incentive": "points",
+            "action_cost": 2.0,
+            "save_rate": 0.2,
+            "expected_loss": p * 200.0,
+            "expected_saved_value": p * 200.0 * 0.2 - 2.0,
+            "priority_rank": np.arange(1, n + 1),
+            "in_control_group": False,
+            "marketing_consent": True,
+            "next_purchase_date": None,
+            "scored_at": datetime(2026, 1, 1),
+        }
+    )
+    write_frame(conn, customer_scores, frame)
+    return frame
+
+
+def test_ledger_launch_and_measurement_on_both_backends(settings):
+    run_generate(settings, GeneratorConfig(customers=800, seed=2, end=date(2025, 6, 30)))
+    day = date(2025, 6, 30)
+    with get_engine(settings.warehouse_url).begin() as conn:
+        _fake_scores(conn, day)
+    plan = run_campaign_plan(settings, "P1", day, budget=10_000.0, control_share=0.5)
+    arms = plan.assignments.set_index("customer_id")["arm"]
+    again = run_campaign_plan(settings, "P1", day, budget=10_000.0).assignments
+    assert again.set_index("customer_id")["arm"].loc[arms.index].eq(arms).all()
+    assert run_launch(settings, "P1") == len(arms)
+    truth = run_simulate_response(settings, "P1", effect=0.5, seed=1)
+    measured = run_measure(settings, "P1", as_of=date(2025, 12, 31))
+    repurchase = measured.overall("repurchase")
+    assert repurchase["n_treatment"] + repurchase["n_control"] == len(arms)
+    assert repurchase["ci_low"] <= truth.true_repurchase_uplift <= repurchase["ci_high"]
+    checks = _read(
+        settings,
+        "SELECT table_name, success FROM validation_results "
+        "WHERE table_name IN ('campaign_assignments', 'campaign_results')",
+    )
+    assert set(checks["table_name"]) == {"campaign_assignments", "campaign_results"}
+    assert checks["success"].all()
+
+
+def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CVP_")}
+    env.update(
+        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
+        CVP_WAREHOUSE_URL=scored.warehouse_url,
+        CVP_MLFLOW_TRACKING_URI=scored.mlflow_tracking_uri,
+        CVP_PSEUDONYM_KEY="x",
+        COLUMNS="200",
+    )
+    cvp = str(Path(sys.executable).with_name("cvp"))
+    dispose_engines()  # DuckDB: one process holds the file
+    for args, message in [
+        (["launch", "NOPE"], "no campaign NOPE: plan it with `cvp plan --campaign NOPE"),
+        (["measure", "R1", "--as-of", "2026-01-15"], "outcome window ends"),
+        (["plan", "--campaign", "R1", "--as-of", "2025-12-31", "--budget", "5"], "already"),
+    ]:
+        out = subprocess.run(
+            [cvp, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert out.returncode == 1, out.stderr
+        assert message in out.stdout and "Traceback" not in out.stdout + out.stderr

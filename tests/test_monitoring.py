@@ -159,3 +159,28 @@ def test_monthly_kpis_reconcile_with_the_raw_tables(settings):
     # per segment: the countries' active customers add up to the overall count
     country = kpis[(kpis["segment_type"] == "country") & (kpis["kpi"] == "active_customers")]
     assert country.groupby("month")["value"].sum().equals(overall["active_customers"])
+
+
+def test_fairness_is_in_every_churn_run_and_a_gap_over_the_limit_blocks_promotion(history):
+    from mlflow.tracking import MlflowClient
+
+    settings = history
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    first = client.get_run(client.get_model_version("cvp-churn", "1").run_id)
+    assert any(k.startswith("fairness_gap_gender_") for k in first.data.metrics)
+    assert any(k.startswith("fairness_gap_region_") for k in first.data.metrics)
+    assert first.data.tags["cvp.fairness"] == "within limit"
+    strict = settings.model_copy(
+        update={
+            "monitoring": settings.monitoring.model_copy(
+                update={"fairness_max_gap": 0.001, "fairness_min_group_size": 20}
+            )
+        }
+    )
+    result = run_train(strict, TrainingConfig(as_of=TRAINED, trials=1, targets=("churn",)))
+    decision = result.outcomes["churn"].decision
+    assert not decision.promoted
+    assert "fairness:" in decision.reason and " groups " in decision.reason
+    version = client.get_model_version("cvp-churn", decision.version)
+    assert "fairness:" in version.tags["cvp.promotion.reason"]
+    assert str(client.get_model_version_by_alias("cvp-churn", "champion").version) == "1"

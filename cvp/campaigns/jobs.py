@@ -8,15 +8,22 @@ import mlflow
 
 from cvp.audit import audited
 from cvp.campaigns.launch import launch_campaign
-from cvp.campaigns.ledger import CampaignPlan, plan_campaign
+from cvp.campaigns.ledger import CampaignPlan, check_campaign, plan_campaign
 from cvp.campaigns.measure import Measurement, measure_campaign
 from cvp.campaigns.simulate import simulate_response
+from cvp.campaigns.validation import validate_campaign_table
 from cvp.config import Settings
 from cvp.data.synthetic import CampaignResponse
 from cvp.data.warehouse import get_engine
 from cvp.experiments.tracking import tracked_run
 
 CAMPAIGN_EXPERIMENT = "campaigns"
+
+
+def precheck(settings: Settings, name: str, action: str, as_of: date | None = None) -> None:
+    """Fail fast, before a flow starts, with the same message the job would give."""
+    with get_engine(settings.warehouse_url).connect() as conn:
+        check_campaign(conn, name, action, as_of)
 
 
 def run_campaign_plan(
@@ -34,6 +41,7 @@ def run_campaign_plan(
                 conn, name, as_of, budget, settings.campaigns, control_share=control_share
             )
         audit.notes = {"replanned": result.replanned, "kept_arms": result.kept_arms}
+        validate_campaign_table(engine, settings, "campaign_assignments", name, as_of)
         with tracked_run(
             settings,
             CAMPAIGN_EXPERIMENT,
@@ -93,6 +101,7 @@ def run_measure(settings: Settings, name: str, as_of: date | None = None) -> Mea
         audit.mlflow_run_id = run.info.run_id
         with engine.begin() as conn:
             result = measure_campaign(conn, name, as_of, settings.campaigns.confidence)
+        validate_campaign_table(engine, settings, "campaign_results", name, as_of)
         mlflow.log_params(
             {**params, "window_start": result.window[0], "window_end": result.window[1]}
         )

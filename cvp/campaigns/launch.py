@@ -11,7 +11,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cvp.campaigns.ledger import CampaignError, campaign_row, read_assignments
+from cvp.campaigns.ledger import CampaignError, check_campaign, read_assignments
 from cvp.campaigns.store import campaigns
 from cvp.data import schema
 from cvp.data.warehouse import write_frame
@@ -26,11 +26,7 @@ def touch_id(campaign: str, customer_id: str) -> str:
 
 def launch_campaign(conn: Connection, name: str, launch_date: date | None = None) -> pd.DataFrame:
     """Write the campaign's touches (replacing any earlier launch of it) and mark it launched."""
-    row = campaign_row(conn, name)
-    if row is None:
-        raise CampaignError(f"no campaign {name}: plan it with `cvp plan --campaign {name} ...`")
-    if row["status"] == "measured":
-        raise CampaignError(f"campaign {name} is already measured; its touches are final")
+    row = check_campaign(conn, name, "launch")
     when = launch_date or row["launch_date"]
     if when <= row["scores_as_of"]:
         raise CampaignError(

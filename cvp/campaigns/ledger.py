@@ -40,6 +40,33 @@ def campaign_row(conn: Connection, name: str) -> dict | None:
     return dict(row) if row else None
 
 
+def check_campaign(
+    conn: Connection, name: str, action: str, as_of: date | None = None
+) -> dict | None:
+    """The one place that says whether `action` (plan, launch, simulate, measure) can run on
+    the campaign now; raises `CampaignError` with what to do. Returns the campaign row."""
+    row = campaign_row(conn, name)
+    if action == "plan":
+        if row and row["status"] != "planned":
+            raise CampaignError(
+                f"campaign {name} is already {row['status']}; plan a new campaign name instead"
+            )
+        return row
+    if row is None:
+        raise CampaignError(f"no campaign {name}: plan it with `cvp plan --campaign {name} ...`")
+    if action == "launch" and row["status"] == "measured":
+        raise CampaignError(f"campaign {name} is already measured; its touches are final")
+    if action in ("simulate", "measure") and row["status"] == "planned":
+        raise CampaignError(f"campaign {name} was never launched: run `cvp launch {name}` first")
+    if action == "measure" and as_of is not None:
+        end = row["launch_date"] + timedelta(days=int(row["outcome_days"]))
+        if as_of < end:
+            raise CampaignError(
+                f"campaign {name}'s outcome window ends {end}; measure on or after it (as of {as_of})"
+            )
+    return row
+
+
 def read_assignments(conn: Connection, name: str) -> pd.DataFrame:
     return read_frame(
         conn, sa.select(campaign_assignments).where(campaign_assignments.c.campaign == name)
@@ -55,11 +82,7 @@ def plan_campaign(
     control_share: float | None = None,
 ) -> CampaignPlan:
     """Select customers under the budget, fix their arms and replace the campaign's rows."""
-    existing = campaign_row(conn, name)
-    if existing and existing["status"] != "planned":
-        raise CampaignError(
-            f"campaign {name} is already {existing['status']}; plan a new campaign name instead"
-        )
+    existing = check_campaign(conn, name, "plan")
     share = control_share if control_share is not None else rules.control_share
     if existing:  # the design of a campaign does not change on re-plan
         share = float(existing["control_share"])

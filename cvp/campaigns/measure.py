@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from scipy import stats
 from sqlalchemy.engine import Connection
 
-from cvp.campaigns.ledger import CampaignError, campaign_row
+from cvp.campaigns.ledger import check_campaign
 from cvp.campaigns.store import campaign_assignments, campaign_results, campaigns
 from cvp.data import schema
 from cvp.data.warehouse import read_frame, write_frame
@@ -153,16 +153,8 @@ def measure_campaign(
 ) -> Measurement:
     """Outcomes and uplift per arm, overall and per risk and value tier, written to
     `campaign_results` (replacing an earlier measurement of the campaign)."""
-    row = campaign_row(conn, name)
-    if row is None:
-        raise CampaignError(f"no campaign {name}: plan it with `cvp plan --campaign {name} ...`")
-    if row["status"] == "planned":
-        raise CampaignError(f"campaign {name} was never launched: run `cvp launch {name}` first")
+    row = check_campaign(conn, name, "measure", as_of)
     start, end = outcome_window(row)
-    if as_of < end:
-        raise CampaignError(
-            f"campaign {name}'s outcome window ends {end}; measure on or after it (as of {as_of})"
-        )
     outcomes = campaign_outcomes(conn, name, start, end)
     rows = _rows(outcomes, "overall", "all", confidence)
     for segment_type in SEGMENTS:

@@ -10,7 +10,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from cvp.campaigns.ledger import CampaignError, campaign_row, read_assignments
+from cvp.campaigns.ledger import check_campaign, read_assignments
 from cvp.campaigns.measure import outcome_window
 from cvp.data import schema
 from cvp.data.synthetic import CampaignResponse, campaign_response
@@ -23,9 +23,7 @@ def _id_prefix(name: str) -> str:
 
 def simulate_response(conn: Connection, name: str, effect: float, seed: int) -> CampaignResponse:
     """Write the outcome-window purchases (replacing an earlier simulation of this campaign)."""
-    row = campaign_row(conn, name)
-    if row is None or row["status"] == "planned":
-        raise CampaignError(f"campaign {name} is not launched: run `cvp launch {name}` first")
+    row = check_campaign(conn, name, "simulate")
     start, end = outcome_window(row)
     plan = read_assignments(conn, name)
     t = schema.transactions

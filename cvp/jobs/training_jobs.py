@@ -13,7 +13,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 from cvp.audit import audited
-from cvp.config import Settings
+from cvp.config import MonitoringSettings, Settings
 from cvp.data.fingerprint import warehouse_fingerprint
 from cvp.data.warehouse import get_engine
 from cvp.experiments.tracking import configure_tracking, ensure_experiment, tracked_run
@@ -23,6 +23,7 @@ from cvp.models.decision import choose_threshold
 from cvp.models.metrics import churn_metrics, clv_metrics
 from cvp.models.registry import PromotionDecision, decide_promotion, frame_for
 from cvp.models.tuning import TunedModel, tune
+from cvp.monitoring.fairness import fairness_gate, load_sensitive_attributes
 from cvp.reports import plots
 from cvp.validation.gate import validation_gate
 
@@ -258,7 +259,10 @@ def _train_churn(
     experiment_id: str,
     parent: str,
     tags: dict,
+    sensitive: pd.DataFrame | None = None,
+    fairness_rules: MonitoringSettings | None = None,
 ) -> ModelOutcome:
+    fairness_rules = fairness_rules or MonitoringSettings()
     train, valid, test = (_xy(s, "churn") for s in (splits.train, splits.valid, splits.test))
     tuned = tune(
         "churn",
@@ -325,6 +329,9 @@ def _train_churn(
         failures = _sanity(splits, x_test)
         if model_metrics["ece"] > config.max_ece:
             failures.append(f"calibration error {model_metrics['ece']:.3f} > {config.max_ece}")
+        failures += fairness_gate(
+            splits.test["customer_id"], y_test, p_test, threshold, sensitive, fairness_rules
+        )
         decision = _decide(
             client,
             "churn",
@@ -372,6 +379,7 @@ def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
         with engine.connect() as conn:
             audit.data_fingerprint, _ = warehouse_fingerprint(conn)
             splits = load_splits(conn, cutoffs, config.horizon_days, config.as_of)
+            sensitive = load_sensitive_attributes(conn, config.as_of)
         tags = {
             "cvp.data_fingerprint": audit.data_fingerprint,
             "cvp.as_of": config.as_of.isoformat(),
@@ -399,7 +407,15 @@ def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
             value_valid = clv_model.booster.predict(_xy(splits.valid, "clv")[0])
         if "churn" in config.targets:
             outcomes["churn"] = _train_churn(
-                config, splits, value_valid, client, experiment_id, parent.info.run_id, tags
+                config,
+                splits,
+                value_valid,
+                client,
+                experiment_id,
+                parent.info.run_id,
+                tags,
+                sensitive,
+                settings.monitoring,
             )
         for target, outcome in outcomes.items():
             mlflow.log_metrics({f"{target}_{k}": v for k, v in outcome.metrics.items()})
