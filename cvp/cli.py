@@ -692,9 +692,18 @@ def monitor(
     ] = True,
 ) -> None:
     """Realised accuracy of past scores, drift, model age; decide (and trigger) retraining."""
+    from cvp.config import get_settings
+    from cvp.experiments.tracking import configure_tracking
+    from cvp.monitoring.models import champion_info
     from cvp.orchestration.parameters import MonitorParameters
     from flows.monitor import monitor_flow
 
+    client = configure_tracking(get_settings())
+    if champion_info(client, "churn") is None or champion_info(client, "clv") is None:
+        console.print(
+            "[red]error:[/red] no champion models to monitor: run `cvp train --as-of DATE` first"
+        )
+        raise typer.Exit(1)
     try:
         result = monitor_flow(
             MonitorParameters(as_of=as_of.date() if as_of else None, trigger=trigger)

@@ -92,7 +92,7 @@ class MonitoringSettings(BaseModel):
         0.2, gt=0, le=1, description="largest allowed between-group gap; above it blocks promotion"
     )
     fairness_min_group_size: int = Field(
-        100,
+        200,
         ge=1,
         description="groups with fewer customers in a rate's denominator are reported, not compared",
     )

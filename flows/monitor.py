@@ -17,7 +17,7 @@ def monitor_flow(params: MonitorParameters | None = None) -> MonitorResult:
     init_task()
     result = monitor_task(as_of)
     if result.retrain and params.trigger:
-        trigger_task(result, as_of)
+        result.triggered = trigger_task(result, as_of)
     elif result.retrain:
         result.triggered = "not triggered: trigger=false"
     report_task(result)

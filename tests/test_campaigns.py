@@ -205,3 +205,14 @@ def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
         )
         assert out.returncode == 1, out.stderr
         assert message in out.stdout and "Traceback" not in out.stdout + out.stderr
+    env["CVP_MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'empty.db'}"
+    env["CVP_MLFLOW_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
+    out = subprocess.run(
+        [cvp, "monitor", "--as-of", "2026-01-31"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 1 and "no champion models to monitor" in out.stdout

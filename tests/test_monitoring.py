@@ -122,6 +122,17 @@ def test_monitor_flow_triggers_the_training_deployment_with_its_reason(history, 
             )
 
     triggered = run_coro_as_sync(runs())
+
+    async def artifacts():
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["monitoring-decision"]))
+            )
+
+    reports = [a.data for a in run_coro_as_sync(artifacts())]
+    assert any(result.triggered in r and "features drifted" in r for r in reports)
     assert len(triggered) == 1
     run = triggered[0]
     assert run.deployment_id == deployment_id
