@@ -500,10 +500,19 @@ def score(
 def plan(
     as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scored date.")],
     budget: Annotated[float, typer.Option(min=0, help="Retention budget.")],
+    campaign: Annotated[
+        str | None,
+        typer.Option(
+            help="Record the plan as this campaign (ledger, fixed arms); see `cvp launch`."
+        ),
+    ] = None,
 ) -> None:
     """Choose customers and actions that maximise expected saved value under a budget."""
     from flows.plan import plan_flow
 
+    if campaign:
+        _plan_campaign(campaign, as_of.date(), budget)
+        return
     with _orchestrated():
         totals = plan_flow(as_of=as_of.date(), budget=budget)
     console.print(
@@ -513,6 +522,29 @@ def plan(
     if totals.reason_empty:
         console.print(f"[yellow]{escape(totals.reason_empty)}[/yellow]")
     console.print("written to retention_plan")
+
+
+def _plan_campaign(name: str, as_of, budget: float) -> None:
+    from cvp.campaigns.jobs import precheck
+    from cvp.campaigns.ledger import CampaignError
+    from cvp.config import get_settings
+    from flows.campaigns import plan_campaign_flow
+
+    try:
+        precheck(get_settings(), name, "plan")
+        with _orchestrated():
+            result = plan_campaign_flow(name=name, as_of=as_of, budget=budget)
+    except CampaignError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    t = result.totals
+    console.print(
+        f"campaign {name}: treatment {t.reach:,}, control {t.control:,} (held out), "
+        f"cost {t.cost:,.2f} of {t.budget:,.2f}, expected saved value {t.expected_saved_value:,.2f}"
+    )
+    if result.replanned:
+        console.print(f"re-planned: {result.kept_arms:,} customers kept their arm")
+    console.print(f"written to campaigns, campaign_assignments; launch with `cvp launch {name}`")
 
 
 @app.command(name="export")
@@ -771,6 +803,178 @@ def server_down() -> None:
 
     stopped = down(get_settings())
     console.print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@app.command()
+def launch(
+    name: Annotated[str, typer.Argument(help="Campaign planned with `cvp plan --campaign`.")],
+    launch_date: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Launch day; default the planned one."),
+    ] = None,
+) -> None:
+    """Launch a planned campaign: write its contacts (and held-out controls) to marketing_touches."""
+    from cvp.campaigns.jobs import precheck
+    from cvp.campaigns.ledger import CampaignError
+    from cvp.config import get_settings
+    from flows.campaigns import launch_flow
+
+    try:
+        precheck(get_settings(), name, "launch")
+        with _orchestrated():
+            written = launch_flow(
+                name=name, launch_date=launch_date.date() if launch_date else None
+            )
+    except CampaignError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(f"campaign {name} launched: {written:,} rows in marketing_touches")
+
+
+@app.command(name="simulate-response")
+def simulate_response(
+    name: Annotated[str, typer.Argument(help="A launched campaign.")],
+    effect: Annotated[
+        float, typer.Option(min=0, max=1, help="Planted save probability for treated non-buyers.")
+    ] = 0.3,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Synthetic data only: generate the campaign's outcome period with a planted effect."""
+    from cvp.campaigns.jobs import precheck
+    from cvp.campaigns.ledger import CampaignError
+    from cvp.config import get_settings
+    from flows.campaigns import simulate_response_flow
+
+    try:
+        precheck(get_settings(), name, "simulate")
+        with _orchestrated():
+            result = simulate_response_flow(name=name, effect=effect, seed=seed)
+    except CampaignError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"{len(result.transactions):,} outcome-window purchases written; planted uplift: "
+        f"repurchase {result.true_repurchase_uplift:+.4f}, revenue per customer {result.true_revenue_uplift:+.2f}"
+    )
+
+
+@app.command()
+def measure(
+    name: Annotated[str, typer.Argument(help="A launched campaign.")],
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Measurement day; default today."),
+    ] = None,
+) -> None:
+    """Measure a campaign after its outcome window: uplift per arm with intervals, ROI."""
+    from datetime import date
+
+    from cvp.campaigns.jobs import precheck
+    from cvp.campaigns.ledger import CampaignError
+    from cvp.config import get_settings
+    from flows.campaigns import measure_flow
+
+    try:
+        precheck(get_settings(), name, "measure", as_of.date() if as_of else date.today())
+        with _orchestrated():
+            result = measure_flow(name=name, as_of=as_of.date() if as_of else None)
+    except CampaignError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    start, end = result.window
+    table = Table(title=f"campaign {name}: outcome window {start} to {end} (95% intervals)")
+    for column in (
+        "segment",
+        "metric",
+        "treated",
+        "control",
+        "T mean",
+        "C mean",
+        "uplift",
+        "interval",
+    ):
+        table.add_column(column, justify="right" if column not in ("segment", "metric") else "left")
+    for r in result.results.itertuples():
+        fmt = "{:,.2f}" if r.metric == "revenue" else "{:.3f}"
+        table.add_row(
+            "all" if r.segment_type == "overall" else f"{r.segment_type}={r.segment}",
+            r.metric,
+            f"{r.n_treatment:,}",
+            f"{r.n_control:,}",
+            fmt.format(r.treatment_mean),
+            fmt.format(r.control_mean),
+            fmt.format(r.uplift),
+            f"[{fmt.format(r.ci_low)}, {fmt.format(r.ci_high)}]",
+        )
+    console.print(table)
+    revenue = result.overall("revenue")
+    console.print(
+        f"incremental revenue {revenue['incremental_revenue']:,.2f}, cost {revenue['cost']:,.2f}, "
+        f"ROI {revenue['roi']:.2f}; written to campaign_results and MLflow (experiment 'campaigns')"
+    )
+
+
+@app.command()
+def monitor(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Monitoring date; default today."),
+    ] = None,
+    trigger: Annotated[
+        bool, typer.Option(help="Start the training deployment when retraining is decided.")
+    ] = True,
+) -> None:
+    """Realised accuracy of past scores, drift, model age; decide (and trigger) retraining."""
+    from cvp.config import get_settings
+    from cvp.experiments.tracking import configure_tracking
+    from cvp.monitoring.models import champion_info
+    from cvp.orchestration.parameters import MonitorParameters
+    from flows.monitor import monitor_flow
+
+    client = configure_tracking(get_settings())
+    if champion_info(client, "churn") is None or champion_info(client, "clv") is None:
+        console.print(
+            "[red]error:[/red] no champion models to monitor: run `cvp train --as-of DATE` first"
+        )
+        raise typer.Exit(1)
+    try:
+        with _orchestrated():
+            result = monitor_flow(
+                MonitorParameters(as_of=as_of.date() if as_of else None, trigger=trigger)
+            )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    accuracy = result.accuracy
+    if not accuracy.empty:
+        table = Table(title="realised accuracy (closed horizons) vs the backtest promise")
+        for column in ("scores date", "model", "metric", "realised", "promised"):
+            table.add_column(column)
+        for r in accuracy.itertuples():
+            promised = (
+                "-" if r.promised is None or r.promised != r.promised else f"{r.promised:.4f}"
+            )
+            table.add_row(
+                str(r.scores_as_of),
+                f"{r.model} v{r.model_version}",
+                r.metric,
+                f"{r.realised:.4f}",
+                promised,
+            )
+        console.print(table)
+    for note in result.notes:
+        console.print(note)
+    console.print(
+        f"drifted features ({len(result.drifted)}): " + (", ".join(result.drifted) or "none")
+    )
+    console.print(f"retrain: {'yes' if result.retrain else 'no'}")
+    for reason in result.reasons:
+        console.print(f"  - {reason}")
+    if result.triggered:
+        console.print(result.triggered)
+    console.print(
+        "written to realised_accuracy, drift_results, monitor_decisions; MLflow 'monitoring'"
+    )
 
 
 @app.command()

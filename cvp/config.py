@@ -151,6 +151,46 @@ class PrivacySettings(BaseModel):
         return setting == "allow"
 
 
+class CampaignSettings(BaseModel):
+    """`cvp plan --campaign`, `cvp launch`, `cvp measure`: the experiment design of a campaign."""
+
+    control_share: float = Field(
+        0.1, gt=0, lt=1, description="share of selected customers held out as the control arm"
+    )
+    launch_offset_days: int = Field(1, ge=0, description="launch date = scores date + this")
+    outcome_days: int = Field(90, ge=1, description="outcome window after launch, in days")
+    confidence: float = Field(0.95, gt=0, lt=1, description="level of the uplift intervals")
+
+
+class MonitoringSettings(BaseModel):
+    """`cvp monitor`: when drift, realised accuracy or age calls for retraining."""
+
+    psi_threshold: float = Field(0.2, gt=0, description="PSI above this = drifted")
+    ks_p_value: float = Field(0.01, gt=0, lt=1, description="KS p-value below this ...")
+    ks_min_statistic: float = Field(0.1, gt=0, lt=1, description="... and statistic above this")
+    drift_bins: int = Field(10, ge=2, le=100, description="quantile bins of the training data")
+    retrain_drifted_features: int = Field(
+        3, ge=1, description="retrain when at least this many features drift"
+    )
+    accuracy_margin: float = Field(
+        0.05, ge=0, description="retrain when realised AUC / Gini is this far below the promise"
+    )
+    max_model_age_days: int = Field(90, ge=1, description="retrain a champion older than this")
+    train_deployment: str = Field("train/train", description="deployment triggered to retrain")
+    fairness_max_gap: float = Field(
+        0.2, gt=0, le=1, description="largest allowed between-group gap; above it blocks promotion"
+    )
+    fairness_min_group_size: int = Field(
+        200,
+        ge=1,
+        description="groups with fewer customers in a rate's denominator are reported, not compared",
+    )
+    fairness_metrics: list[str] = Field(
+        ["selection_rate", "true_positive_rate", "false_positive_rate"],
+        description="gaps the promotion gate checks",
+    )
+
+
 class ServerSettings(BaseModel):
     """`cvp server up`: Prefect server, MLflow tracking server and a worker, on this machine."""
 
@@ -216,6 +256,8 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     prefect: PrefectSettings = PrefectSettings()
     jobs: JobsSettings = JobsSettings()
+    campaigns: CampaignSettings = CampaignSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -7,8 +7,8 @@ from prefect.artifacts import create_table_artifact
 
 from cvp.config import get_settings
 from cvp.jobs.training_jobs import TrainingConfig, TrainingResult, run_train
-from cvp.progress import stage
 from cvp.models.train import PROMOTION_METRIC
+from cvp.progress import stage
 
 
 def leaderboard(result: TrainingResult) -> list[dict]:

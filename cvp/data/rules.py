@@ -87,10 +87,24 @@ def _end_before_start(frame: pd.DataFrame) -> pd.Series:
     return (ends < pd.to_datetime(frame["start_date"])).fillna(False).astype(bool)
 
 
+def _control_with_cost(frame: pd.DataFrame) -> pd.Series:
+    return ((frame["arm"] == "control") & (frame["expected_cost"] > 0)).fillna(False).astype(bool)
+
+
+def _uplift_outside_interval(frame: pd.DataFrame) -> pd.Series:
+    tolerance = 1e-9 * (1 + frame["uplift"].abs())
+    outside = (frame["uplift"] < frame["ci_low"] - tolerance) | (
+        frame["uplift"] > frame["ci_high"] + tolerance
+    )
+    return outside.fillna(False).astype(bool)
+
+
 CONDITIONS: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "negative_not_refund": _negative_not_refund,
     "resolved_before_opened": _resolved_before_opened,
     "end_before_start": _end_before_start,
+    "control_with_cost": _control_with_cost,
+    "uplift_outside_interval": _uplift_outside_interval,
 }
 
 # kind -> Great Expectations expectation type
@@ -593,8 +607,65 @@ DERIVED_RULES: tuple[Rule, ...] = (
     Rule("customer_scores", "next_best_action_not_null", "not_null", ("next_best_action",)),
 )
 
-RULES: tuple[Rule, ...] = RAW_RULES + DERIVED_RULES
+
+def _flag(table: str, name: str, condition: str, column: str) -> Rule:
+    """A cross-column check on a table the platform writes (nothing is imported there)."""
+    return Rule(table, name, "condition", (column,), {"condition": condition})
+
+
+def _vocabulary(table: str, column: str, values: list[str]) -> Rule:
+    return Rule(table, f"{column}_in_known_set", "in_set", (column,), {"value_set": values})
+
+
+# the campaign ledger: the activation team reads assignments, the business reads results
+CAMPAIGN_RULES: tuple[Rule, ...] = (
+    Rule(
+        "campaign_assignments",
+        "one_row_per_campaign_and_customer",
+        "compound_unique",
+        ("campaign", "customer_id"),
+    ),
+    _vocabulary("campaign_assignments", "arm", ["treatment", "control"]),
+    _between(
+        "campaign_assignments",
+        "expected_cost_not_negative",
+        "expected_cost",
+        0,
+        None,
+        CRITICAL,
+        False,
+        "",
+    ),
+    _flag("campaign_assignments", "control_arm_has_no_cost", "control_with_cost", "arm"),
+    _between(
+        "campaign_assignments",
+        "churn_probability_0_to_1",
+        "churn_probability",
+        0,
+        1,
+        CRITICAL,
+        False,
+        "",
+    ),
+    Rule("campaign_assignments", "customer_id_not_null", "not_null", ("customer_id",)),
+    Rule(
+        "campaign_results",
+        "one_row_per_segment_and_metric",
+        "compound_unique",
+        ("campaign", "segment_type", "segment", "metric"),
+    ),
+    _vocabulary("campaign_results", "metric", ["retention", "repurchase", "revenue"]),
+    _vocabulary("campaign_results", "segment_type", ["overall", "risk_tier", "value_tier"]),
+    _flag("campaign_results", "uplift_inside_its_interval", "uplift_outside_interval", "uplift"),
+    *(
+        _between("campaign_results", f"{c}_not_negative", c, 0, None, CRITICAL, False, "")
+        for c in ("n_treatment", "n_control")
+    ),
+)
+
+RULES: tuple[Rule, ...] = RAW_RULES + DERIVED_RULES + CAMPAIGN_RULES
 DERIVED_TABLES: tuple[str, ...] = ("feature_snapshots", "customer_scores")
+CAMPAIGN_TABLES: tuple[str, ...] = ("campaign_assignments", "campaign_results")
 
 
 def rules_for(table: str) -> list[Rule]:

@@ -37,6 +37,10 @@ customers = Table(
     Column("country", String(8), nullable=True),
     Column("acquisition_channel", String(32), nullable=True),
     Column("is_contractual", Boolean, nullable=True),
+    # sensitive attributes: optional, read only by the fairness audit, never by features
+    Column("birth_year", Integer, nullable=True),
+    Column("gender", String(16), nullable=True),
+    Column("region", String(32), nullable=True),
     Column("origin", String(16), nullable=False, comment="'ingested' master data or 'derived'"),
     Column("loaded_at", DateTime, nullable=False),
 )

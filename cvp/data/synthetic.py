@@ -105,6 +105,10 @@ class GeneratorConfig:
     inject_errors: bool = False
     error_rate: float = 0.002
     today: date = field(default_factory=date.today)
+    # planted behaviour shift: from this day on, spend per purchase is multiplied and most
+    # purchases move to the app (monitoring tests look for it); None plants nothing
+    drift_date: date | None = None
+    drift_spend_factor: float = 1.8
 
 
 @dataclass
@@ -271,6 +275,10 @@ def generate(config: GeneratorConfig) -> SyntheticDataset:
             0, "touch_id", _ids("m", len(tables["marketing_touches"]))
         )
     tables["consent"] = _consent(rng, n, signup)
+    # separate streams, so these additions leave every other generated value unchanged
+    _sensitive_attributes(np.random.default_rng([config.seed, 1]), tables["customers"])
+    if config.drift_date is not None:
+        _plant_drift(np.random.default_rng([config.seed, 2]), tables, config)
 
     ground_truth = pd.DataFrame(
         {
@@ -298,6 +306,37 @@ def generate(config: GeneratorConfig) -> SyntheticDataset:
             idx = frame.pop("customer_idx").to_numpy()
             frame.insert(0, "source_customer_id", _lookup_source_ids(source_ids, idx))
     return SyntheticDataset(tables=tables, ground_truth=ground_truth, injected_errors=injected)
+
+
+REGIONS: dict[str, tuple[str, ...]] = {
+    "US": ("us_east", "us_west", "us_south"),
+    "GB": ("gb_north", "gb_south"),
+    "DE": ("de_north", "de_south"),
+    "FR": ("fr_north", "fr_south"),
+    "NL": ("nl",),
+}
+
+
+def _sensitive_attributes(rng: np.random.Generator, customers: pd.DataFrame) -> None:
+    """Birth year, gender and region for the fairness audit (never model features)."""
+    n = len(customers)
+    customers["birth_year"] = rng.integers(1945, 2006, n)
+    customers["gender"] = rng.choice(["female", "male", "non_binary"], size=n, p=[0.49, 0.49, 0.02])
+    customers["region"] = [
+        REGIONS[c][i % len(REGIONS[c])]
+        for c, i in zip(customers["country"], rng.integers(0, 6, n), strict=True)
+    ]
+
+
+def _plant_drift(
+    rng: np.random.Generator, tables: dict[str, pd.DataFrame], config: GeneratorConfig
+) -> None:
+    tx = tables["transactions"]
+    after = tx["ts"] >= pd.Timestamp(config.drift_date)
+    tx.loc[after, "amount"] = (tx.loc[after, "amount"] * config.drift_spend_factor).round(2)
+    tx.loc[after, "cost"] = (tx.loc[after, "cost"] * config.drift_spend_factor).round(2)
+    moved = after & (rng.random(len(tx)) < 0.8)
+    tx.loc[moved, "channel"] = "app"
 
 
 def _lookup_source_ids(source_ids: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -579,3 +618,67 @@ def inject_errors(
             )
         )
     return pd.concat(rows, ignore_index=True)
+
+
+@dataclass
+class CampaignResponse:
+    """Outcome-window purchases of a campaign's customers and the effect that was planted."""
+
+    transactions: pd.DataFrame
+    true_repurchase_uplift: float
+    true_revenue_uplift: float
+
+
+def campaign_response(
+    assignments: pd.DataFrame,
+    launch: date,
+    days: int,
+    effect: float,
+    seed: int,
+) -> CampaignResponse:
+    """Purchases in (launch, launch + days] for every assigned customer, with a planted effect.
+
+    `assignments` holds `customer_id`, `arm`, `churn_probability` (P(no purchase) in the window
+    without treatment), `spend_mean` and optionally `uplift_weight` (who responds: the
+    generator's per-customer `true_uplift`). A treated customer who would not have bought buys
+    with probability u = effect x weight / mean weight (capped at 1), so the true average effect
+    on repurchase is mean((1 - p0) x u) over the randomised population, returned with the rows.
+    `effect=0` plants nothing: both arms buy at their own baseline rate."""
+    rng = np.random.default_rng(seed)
+    n = len(assignments)
+    p0 = np.clip(1 - assignments["churn_probability"].to_numpy(dtype=float), 0, 1)
+    weight = (
+        assignments["uplift_weight"].to_numpy(dtype=float)
+        if "uplift_weight" in assignments
+        else np.ones(n)
+    )
+    weight = weight / weight.mean() if n and weight.mean() > 0 else np.ones(n)
+    u = np.clip(effect * weight, 0, 1)
+    treated = assignments["arm"].eq("treatment").to_numpy()
+    p = np.where(treated, p0 + (1 - p0) * u, p0)
+    buys = rng.random(n) < p
+    spend = assignments["spend_mean"].to_numpy(dtype=float)
+    purchases_per_buyer = 1.5  # 1 + Poisson(0.5)
+    k = np.where(buys, 1 + rng.poisson(0.5, n), 0)
+    who = np.repeat(np.arange(n), k)
+    start = np.datetime64(launch, "D").astype(np.int64) + 1
+    t = start + rng.random(len(who)) * days
+    amount = np.round(np.maximum(rng.gamma(4.0, spend[who] / 4.0), 0.5), 2)
+    frame = pd.DataFrame(
+        {
+            "customer_id": assignments["customer_id"].to_numpy()[who],
+            "ts": _to_timestamps(t),
+            "amount": amount,
+            "category": rng.choice(CATEGORIES, size=len(who)),
+            "channel": rng.choice(CHANNELS, size=len(who)),
+            "discount": 0.0,
+            "cost": np.round(amount * 0.6, 2),
+            "is_refund": False,
+        }
+    )
+    lift = (1 - p0) * u
+    return CampaignResponse(
+        transactions=frame,
+        true_repurchase_uplift=float(lift.mean()) if n else 0.0,
+        true_revenue_uplift=float((lift * purchases_per_buyer * spend).mean()) if n else 0.0,
+    )

@@ -34,7 +34,6 @@ from cvp.scoring.store import customer_scores, retention_plan
 from cvp.validation.runner import ValidationFailed, validate_derived
 
 
-
 def run_score(
     settings: Settings, as_of: date, force_validation: bool = False, reuse_snapshot: bool = False
 ) -> ScoreResult:

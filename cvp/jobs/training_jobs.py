@@ -21,6 +21,7 @@ from cvp.models.train import (
     split_rows,
     train_models,
 )
+from cvp.monitoring.fairness import load_sensitive_attributes
 from cvp.names import MODEL_NAMES, TRAINING_EXPERIMENT
 
 __all__ = ["MODEL_NAMES", "ModelOutcome", "TrainingConfig", "TrainingResult", "run_train"]
@@ -67,6 +68,7 @@ def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
         assert gate is not None
         with job.engine.connect() as conn:
             splits = assemble(conn, plan)
+            sensitive = load_sensitive_attributes(conn, config.as_of)
         tags = {
             "cvp.data_fingerprint": audit.data_fingerprint or "",
             "cvp.as_of": config.as_of.isoformat(),
@@ -79,7 +81,7 @@ def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
             | {"churn_rate_test": float(splits.test["churned"].mean())}
         )
         context = TrainingContext(client, experiment_id, parent.info.run_id, tags)
-        outcomes = train_models(plan, splits, context)
+        outcomes = train_models(plan, splits, context, sensitive, settings.monitoring)
         for target, outcome in outcomes.items():
             mlflow.log_metrics(outcome.parent_metrics())
             audit.model_versions[MODEL_NAMES[target]] = outcome.decision.version

@@ -5,8 +5,10 @@ from __future__ import annotations
 from alembic import context
 from alembic.ddl.impl import DefaultImpl
 
+from cvp.campaigns import store as campaign_store  # noqa: F401
 from cvp.data.schema import metadata
 from cvp.features import store  # noqa: F401  (registers feature_snapshots on the metadata)
+from cvp.monitoring import store as monitoring_store  # noqa: F401
 from cvp.scoring import store as scoring_store  # noqa: F401
 from cvp.validation import store as validation_store  # noqa: F401
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from cvp.config import Settings
+from cvp.config import MonitoringSettings, Settings
 from cvp.models.calibration import Calibrator, choose_calibrator
 from cvp.models.dataset import Splits, baseline_revenue, feature_columns, load_splits, plan_cutoffs
 from cvp.models.decision import choose_threshold
@@ -32,6 +32,7 @@ from cvp.models.runs import (
     log_tuned_params,
 )
 from cvp.models.tuning import TunedModel, tune
+from cvp.monitoring.fairness import fairness_gate
 from cvp.names import CHURN, CLV, MODEL_NAMES, MODEL_TARGETS
 from cvp.reports import plots
 
@@ -305,9 +306,16 @@ def fit_churn(
 
 
 def train_churn(
-    plan: TrainingPlan, splits: Splits, value_valid: np.ndarray, context: TrainingContext
+    plan: TrainingPlan,
+    splits: Splits,
+    value_valid: np.ndarray,
+    context: TrainingContext,
+    sensitive: pd.DataFrame | None = None,
+    fairness_rules: MonitoringSettings | None = None,
 ) -> ModelOutcome:
-    """Binary LightGBM on no-purchase-in-horizon, against BG/NBD's P(no purchase)."""
+    """Binary LightGBM on no-purchase-in-horizon, against BG/NBD's P(no purchase). The
+    sensitive attributes (age band, gender, region) only audit the model: group gaps over
+    `[monitoring] fairness_max_gap` block promotion; they are never features."""
     fit = fit_churn(plan, splits, value_valid, context)
     booster = fit.tuned.booster
     x_test, y_test = xy(splits.test, CHURN)
@@ -325,6 +333,14 @@ def train_churn(
         failures = sanity_failures(splits, x_test)
         if model_metrics["ece"] > plan.max_ece:
             failures.append(f"calibration error {model_metrics['ece']:.3f} > {plan.max_ece}")
+        failures += fairness_gate(
+            splits.test["customer_id"],
+            y_test,
+            fit.p_test,
+            fit.threshold,
+            sensitive,
+            fairness_rules or MonitoringSettings(),
+        )
         decision = _promote(
             context, CHURN, version, model_metrics["roc_auc"], splits, plan, failures
         )
@@ -370,7 +386,11 @@ def _log_churn_run(
 
 
 def train_models(
-    plan: TrainingPlan, splits: Splits, context: TrainingContext
+    plan: TrainingPlan,
+    splits: Splits,
+    context: TrainingContext,
+    sensitive: pd.DataFrame | None = None,
+    fairness_rules: MonitoringSettings | None = None,
 ) -> dict[str, ModelOutcome]:
     """CLV first: its validation predictions value each customer in the churn threshold choice
     (the BTYD revenue stands in when only churn is trained)."""
@@ -380,5 +400,5 @@ def train_models(
         outcomes[CLV], clv_model = train_clv(plan, splits, context)
         value_valid = predict(clv_model.booster, xy(splits.valid, CLV)[0])
     if CHURN in plan.targets:
-        outcomes[CHURN] = train_churn(plan, splits, value_valid, context)
+        outcomes[CHURN] = train_churn(plan, splits, value_valid, context, sensitive, fairness_rules)
     return outcomes

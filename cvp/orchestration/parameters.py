@@ -139,3 +139,15 @@ class BackfillParameters(BaseModel):
             trials=self.trials,
             refresh_features=self.force,
         )
+
+
+class MonitorParameters(BaseModel):
+    """Monthly run: realised accuracy, drift, model age; triggers `train` when a rule fires."""
+
+    model_config = ConfigDict(extra="forbid")
+    as_of: date | None = Field(
+        None, description="Monitoring date; empty means the day the run starts."
+    )
+    trigger: bool = Field(
+        True, description="Start the training deployment when retraining is decided."
+    )

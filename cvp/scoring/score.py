@@ -200,7 +200,7 @@ def score(
     )
     out = with_provenance(out, models, as_of)
     transitions = stage_transitions_since(previous_date, previous, out)
-    found_alerts = find_alerts(out, previous, rules)
+    found_alerts = find_alerts(out, previous, rules, _open_drop_alerts(conn, as_of))
     return ScoreResult(
         as_of,
         out,
@@ -378,16 +378,44 @@ def next_purchase_dates(
     return pd.Series(dates.dt.date.where(dates.notna(), None), index=features.index, dtype=object)
 
 
-def find_alerts(out: pd.DataFrame, previous: pd.DataFrame, rules: ScoringSettings) -> pd.DataFrame:
-    """Customers who entered high risk, or whose value index fell by more than
-    `value_drop_alert_share`, since the previous scored date."""
+NO_VALUE_ALERT_STAGES = ("churned", "lapsed")
+
+
+def _open_drop_alerts(conn: Connection, as_of: date) -> pd.Series:
+    """Pre-drop value index of each customer's latest value-drop alert before `as_of`."""
+    frame = read_frame(
+        conn,
+        sa.select(alerts.c.customer_id, alerts.c.as_of, alerts.c.previous_value).where(
+            alerts.c.alert_type == "value_index_drop", alerts.c.as_of < as_of
+        ),
+    )
+    if frame.empty:
+        return pd.Series(dtype="float64")
+    latest = frame.sort_values("as_of").drop_duplicates("customer_id", keep="last")
+    return pd.to_numeric(latest.set_index("customer_id")["previous_value"], errors="coerce")
+
+
+def find_alerts(
+    out: pd.DataFrame,
+    previous: pd.DataFrame,
+    rules: ScoringSettings,
+    open_drops: pd.Series | None = None,
+) -> pd.DataFrame:
+    """High risk fires on entering the tier (once until the customer leaves it). A value drop
+    fires only for customers not already churned or lapsed, and not again while an earlier
+    drop alert is still open: the index has stayed below that alert's pre-drop level."""
     columns = ["customer_id", "alert_type", "previous_value", "current_value"]
     if previous.empty:
         return pd.DataFrame(columns=columns)
     merged = out.merge(previous, on="customer_id", suffixes=("", "_prev"))
     risk = merged[(merged["risk_tier"] == "high") & (merged["risk_tier_prev"] != "high")]
+    keep = 1 - rules.value_drop_alert_share
+    dropped = merged["value_index"] < merged["value_index_prev"] * keep
+    reference = merged["customer_id"].map(open_drops if open_drops is not None else {})
+    # an earlier drop alert has cleared once the index was back near its pre-drop level
+    still_open = (merged["value_index_prev"] < reference.astype("float64") * keep).fillna(False)
     drop = merged[
-        merged["value_index"] < merged["value_index_prev"] * (1 - rules.value_drop_alert_share)
+        dropped & ~merged["lifecycle_stage"].isin(NO_VALUE_ALERT_STAGES) & ~still_open.astype(bool)
     ]
     return pd.concat(
         [

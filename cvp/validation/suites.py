@@ -71,9 +71,16 @@ def _check(rule: Rule, settings: Any, run: dict[str, Any]) -> Check:
 
 def suite_checks(table: str, settings: Settings, window: ValidationWindow) -> list[Check]:
     run = {"as_of_end": window.as_of_end, "freshness_floor": window.freshness_floor}
-    if table in data_rules.DERIVED_TABLES:
+    if table in data_rules.DERIVED_TABLES + data_rules.CAMPAIGN_TABLES:
         raise KeyError(f"no suite for table {table!r}")
     return [_check(rule, settings, run) for rule in data_rules.expectation_rules(table)]
+
+
+def campaign_checks(table: str) -> list[Check]:
+    """Suites for the campaign ledger, checked for one campaign after each write."""
+    if table not in data_rules.CAMPAIGN_TABLES:
+        raise KeyError(f"no campaign suite for {table!r}")
+    return [_check(rule, None, {}) for rule in data_rules.expectation_rules(table)]
 
 
 def derived_checks(table: str, expected_rows: int) -> list[Check]:

@@ -1,0 +1,2 @@
+"""Watching the models after training: realised accuracy, drift, KPIs, fairness, and the
+decision to retrain."""

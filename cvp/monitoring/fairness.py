@@ -1,0 +1,178 @@
+"""Fairness audit of the churn model at training time, with fairlearn.
+
+Per group of each sensitive attribute (age band from birth year, gender, region; optional
+columns of the customer master, never read by the features): selection rate (share flagged at
+the decision threshold), true and false positive rates, and calibration (mean predicted
+probability minus the observed churn rate). The gap of a metric is the largest difference
+between groups with at least `fairness_min_group_size` test customers in the rate's
+denominator (all, churners for TPR, non-churners for FPR), so noise in tiny groups blocks nothing. A gap above
+`fairness_max_gap` for a checked metric is a promotion failure naming the attribute, the
+groups and the metric. Without sensitive data the report says so and blocks nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import mlflow
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from fairlearn.metrics import (
+    MetricFrame,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
+from sqlalchemy.engine import Connection
+
+from cvp.config import MonitoringSettings
+from cvp.data import schema
+from cvp.data.warehouse import read_frame
+
+ATTRIBUTES: tuple[str, ...] = ("age_band", "gender", "region")
+AGE_BANDS = [0, 25, 35, 45, 55, 65, 200]
+AGE_LABELS = ["<25", "25-34", "35-44", "45-54", "55-64", "65+"]
+# a rate is compared only between groups with enough customers in its denominator
+DENOMINATORS = {
+    "selection_rate": "count",
+    "true_positive_rate": "positives",
+    "false_positive_rate": "negatives",
+    "calibration": "count",
+}
+
+
+def load_sensitive_attributes(conn: Connection, as_of: date) -> pd.DataFrame:
+    """customer_id, age_band, gender, region (nulls where the master has none)."""
+    c = schema.customers
+    frame = read_frame(conn, sa.select(c.c.customer_id, c.c.birth_year, c.c.gender, c.c.region))
+    age = as_of.year - pd.to_numeric(frame["birth_year"], errors="coerce")
+    frame["age_band"] = pd.cut(age, AGE_BANDS, right=False, labels=AGE_LABELS).astype("string")
+    return frame.drop(columns=["birth_year"])
+
+
+@dataclass
+class FairnessReport:
+    by_group: pd.DataFrame
+    gaps: pd.DataFrame
+    failures: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+def _calibration(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean(y_pred) - np.mean(y_true))
+
+
+def fairness_report(
+    customer_ids: pd.Series,
+    y_true: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    sensitive: pd.DataFrame,
+    rules: MonitoringSettings,
+) -> FairnessReport:
+    frame = pd.DataFrame(
+        {
+            "customer_id": customer_ids.to_numpy(),
+            "y": np.asarray(y_true, dtype=int),
+            "p": np.asarray(probability, dtype=float),
+        }
+    ).merge(sensitive, on="customer_id", how="left")
+    frame["flag"] = (frame["p"] >= threshold).astype(int)
+    groups, gaps, failures = [], [], []
+    for attribute in ATTRIBUTES:
+        values = frame[attribute] if attribute in frame else pd.Series(dtype="string")
+        if values.isna().all():
+            continue
+        part = frame[values.notna()]
+        labels = part[attribute].astype(str)
+        rates = MetricFrame(
+            metrics={
+                "selection_rate": selection_rate,
+                "true_positive_rate": true_positive_rate,
+                "false_positive_rate": false_positive_rate,
+                "count": lambda y_true, y_pred: len(y_true),
+                "positives": lambda y_true, y_pred: int(np.sum(y_true)),
+                "negatives": lambda y_true, y_pred: int(len(y_true) - np.sum(y_true)),
+            },
+            y_true=part["y"],
+            y_pred=part["flag"],
+            sensitive_features=labels.rename(attribute),
+        )
+        calibration = MetricFrame(
+            metrics={"calibration": _calibration},
+            y_true=part["y"],
+            y_pred=part["p"],
+            sensitive_features=labels.rename(attribute),
+        )
+        table = rates.by_group.join(calibration.by_group).reset_index()
+        table = table.rename(columns={attribute: "group"}).assign(attribute=attribute)
+        groups.append(table)
+        big = table[table["count"] >= rules.fairness_min_group_size]
+        if len(big) < 2:
+            continue
+        for metric in (
+            "selection_rate",
+            "true_positive_rate",
+            "false_positive_rate",
+            "calibration",
+        ):
+            values = big.set_index("group")[metric].astype(float).dropna()
+            if len(values) < 2:
+                continue
+            gap = float(values.max() - values.min())
+            high, low = str(values.idxmax()), str(values.idxmin())
+            gaps.append(
+                {
+                    "attribute": attribute,
+                    "metric": metric,
+                    "gap": gap,
+                    "highest": high,
+                    "lowest": low,
+                }
+            )
+            if metric in rules.fairness_metrics and gap > rules.fairness_max_gap:
+                failures.append(
+                    f"fairness: {metric} differs by {gap:.3f} between {attribute} groups "
+                    f"{high} ({values[high]:.3f}) and {low} ({values[low]:.3f}) > limit {rules.fairness_max_gap}"
+                )
+    by_group = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame()
+    note = (
+        None if groups else "no sensitive attributes in the customer master: fairness not audited"
+    )
+    return FairnessReport(by_group, pd.DataFrame(gaps), failures, note)
+
+
+def log_fairness(report: FairnessReport) -> None:
+    """Into the active MLflow run (the churn model's run)."""
+    if report.note:
+        mlflow.set_tag("cvp.fairness", report.note)
+        return
+    mlflow.log_table(report.by_group, "fairness/by_group.json")
+    if not report.gaps.empty:
+        mlflow.log_table(report.gaps, "fairness/gaps.json")
+        mlflow.log_metrics(
+            {f"fairness_gap_{r.attribute}_{r.metric}": r.gap for r in report.gaps.itertuples()}
+        )
+        worst = report.gaps.sort_values("gap").iloc[-1]
+        mlflow.set_tag(
+            "cvp.fairness.largest_gap",
+            f"{worst['attribute']} {worst['metric']} {worst['gap']:.3f} ({worst['highest']} vs {worst['lowest']})",
+        )
+    mlflow.set_tag("cvp.fairness", "blocked" if report.failures else "within limit")
+
+
+def fairness_gate(
+    customer_ids: pd.Series,
+    y_true: np.ndarray,
+    probability: np.ndarray,
+    threshold: float,
+    sensitive: pd.DataFrame | None,
+    rules: MonitoringSettings,
+) -> list[str]:
+    """Audit, log into the active run, return the promotion failures (empty = pass)."""
+    if sensitive is None:
+        sensitive = pd.DataFrame(columns=["customer_id", *ATTRIBUTES])
+    report = fairness_report(customer_ids, y_true, probability, threshold, sensitive, rules)
+    log_fairness(report)
+    return report.failures

@@ -1,0 +1,220 @@
+"""Campaign ledger, launch and measurement on generated data with a planted campaign effect."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from cvp.campaigns.jobs import run_campaign_plan, run_launch, run_measure, run_simulate_response
+from cvp.campaigns.ledger import CampaignError
+from cvp.data.migrate import upgrade_warehouse
+from cvp.data.synthetic import GeneratorConfig
+from cvp.data.warehouse import dispose_engines, get_engine, read_frame, write_frame
+from cvp.jobs.data_jobs import run_generate
+from cvp.jobs.scoring_jobs import run_score
+from cvp.jobs.training_jobs import TrainingConfig, run_train
+from cvp.scoring.store import customer_scores
+from tests.conftest import make_settings
+
+SCORED = date(2025, 12, 31)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    root = tmp_path_factory.mktemp("campaigns")
+    settings = make_settings(root, f"duckdb:///{root / 'warehouse.duckdb'}")
+    upgrade_warehouse(get_engine(settings.warehouse_url))
+    run_generate(settings, GeneratorConfig(customers=3_000, seed=11))
+    run_train(settings, TrainingConfig(as_of=SCORED, trials=2))
+    run_score(settings, SCORED)
+    yield settings
+    dispose_engines()
+
+
+def _read(settings, sql: str):
+    with get_engine(settings.warehouse_url).connect() as conn:
+        return read_frame(conn, sql)
+
+
+def test_replan_keeps_every_arm_and_launch_writes_touches(scored):
+    settings = scored
+    first = run_campaign_plan(settings, "R1", SCORED, budget=400.0, control_share=0.3)
+    arms = first.assignments.set_index("customer_id")["arm"]
+    assert {"treatment", "control"} == set(arms)
+    assert first.totals.cost <= 400.0
+    # a bigger budget adds customers; a different control share is ignored (design is fixed)
+    second = run_campaign_plan(settings, "R1", SCORED, budget=900.0, control_share=0.9)
+    again = second.assignments.set_index("customer_id")["arm"]
+    assert second.replanned and second.kept_arms == len(arms) < len(again)
+    assert again.loc[arms.index].eq(arms).all()
+    stored = _read(settings, "SELECT * FROM campaigns WHERE campaign = 'R1'")
+    assert stored["control_share"].iloc[0] == pytest.approx(0.3)
+    assert stored["budget"].iloc[0] == 900.0 and stored["status"].iloc[0] == "planned"
+    written = run_launch(settings, "R1")
+    assert written == len(again)
+    touches = _read(settings, "SELECT * FROM marketing_touches WHERE campaign = 'R1'")
+    assert len(touches) == len(again)
+    assert touches.set_index("customer_id")["arm"].sort_index().equals(again.sort_index())
+    assert touches.loc[touches["arm"] == "control", "cost"].eq(0).all()
+    assert run_launch(settings, "R1") == written  # idempotent
+    assert len(_read(settings, "SELECT * FROM marketing_touches WHERE campaign = 'R1'")) == written
+    with pytest.raises(CampaignError, match="already launched"):
+        run_campaign_plan(settings, "R1", SCORED, budget=100.0)
+    with pytest.raises(CampaignError, match="outcome window ends"):
+        run_measure(settings, "R1", as_of=date(2026, 1, 15))
+
+
+@pytest.mark.parametrize(
+    ("name", "effect", "launch"),
+    [("C1", 0.35, date(2026, 1, 1)), ("C0", 0.0, date(2026, 6, 1))],
+)
+def test_measured_uplift_covers_the_planted_effect(scored, name, effect, launch):
+    settings = scored
+    run_campaign_plan(settings, name, SCORED, budget=1e9, control_share=0.5)
+    run_launch(settings, name, launch)
+    truth = run_simulate_response(settings, name, effect=effect, seed=3)
+    measured = run_measure(settings, name, as_of=date(2026, 11, 1))
+    repurchase = measured.overall("repurchase")
+    revenue = measured.overall("revenue")
+    assert repurchase["n_treatment"] > 100 and repurchase["n_control"] > 100
+    assert repurchase["ci_low"] <= truth.true_repurchase_uplift <= repurchase["ci_high"]
+    assert revenue["ci_low"] <= truth.true_revenue_uplift <= revenue["ci_high"]
+    if effect == 0:
+        assert truth.true_repurchase_uplift == 0
+        assert repurchase["ci_low"] <= 0 <= repurchase["ci_high"]
+        assert revenue["ci_low"] <= 0 <= revenue["ci_high"]
+    else:
+        assert repurchase["ci_low"] > 0  # a planted effect of this size is found
+        assert revenue["incremental_revenue"] == pytest.approx(
+            revenue["uplift"] * revenue["n_treatment"]
+        )
+        assert revenue["roi"] == pytest.approx(
+            (revenue["incremental_revenue"] - revenue["cost"]) / revenue["cost"]
+        )
+    stored = _read(settings, f"SELECT * FROM campaign_results WHERE campaign = '{name}'")
+    assert set(stored["segment_type"]) == {"overall", "risk_tier", "value_tier"}
+    overall = stored[stored["segment_type"] == "overall"]
+    assert set(overall["metric"]) == {"retention", "repurchase", "revenue"}
+    # segment counts reconcile with the overall counts
+    for segment_type in ("risk_tier", "value_tier"):
+        part = stored[(stored["segment_type"] == segment_type) & (stored["metric"] == "revenue")]
+        assert part["n_treatment"].sum() == revenue["n_treatment"]
+        assert part["n_control"].sum() == revenue["n_control"]
+    with get_engine(settings.warehouse_url).connect() as conn:
+        status = conn.execute(
+            sa.text(f"SELECT status FROM campaigns WHERE campaign = '{name}'")
+        ).scalar_one()
+    assert status == "measured"
+
+
+def _fake_scores(conn, as_of: date, seed: int = 0) -> pd.DataFrame:
+    """customer_scores rows without a model: enough for the ledger on either backend."""
+    ids = read_frame(conn, "SELECT customer_id FROM customers ORDER BY customer_id")["customer_id"]
+    rng = np.random.default_rng(seed)
+    n = len(ids)
+    p = rng.uniform(0.05, 0.95, n)
+    frame = pd.DataFrame(
+        {
+            "as_of": as_of,
+            "customer_id": ids,
+            "churn_model_version": "1",
+            "clv_model_version": "1",
+            "feature_set_version": "test",
+            "churn_probability": p,
+            "risk_tier": np.where(p >= 0.6, "high", np.where(p >= 0.3, "medium", "low")),
+            "clv_expected": 50.0,
+            "clv_lifetime": 200.0,
+            "value_index": 50.0,
+            "value_tier": rng.choice(["high", "medium", "low"], n),
+            "rfm_r": 3,
+            "rfm_f": 3,
+            "rfm_m": 3,
+            "rfm_segment": "loyal",
+            "lifecycle_stage": "active",
+            "top_reasons": "",
+            "reason_families": "value",
+            "next_best_action": "loyalty_points",
+            "channel": "email",
+            "incentive": "points",
+            "action_cost": 2.0,
+            "save_rate": 0.2,
+            "expected_loss": p * 200.0,
+            "expected_saved_value": p * 200.0 * 0.2 - 2.0,
+            "priority_rank": np.arange(1, n + 1),
+            "in_control_group": False,
+            "marketing_consent": True,
+            "next_purchase_date": None,
+            "scored_at": datetime(2026, 1, 1),
+        }
+    )
+    write_frame(conn, customer_scores, frame)
+    return frame
+
+
+def test_ledger_launch_and_measurement_on_both_backends(settings):
+    run_generate(settings, GeneratorConfig(customers=800, seed=2, end=date(2025, 6, 30)))
+    day = date(2025, 6, 30)
+    with get_engine(settings.warehouse_url).begin() as conn:
+        _fake_scores(conn, day)
+    plan = run_campaign_plan(settings, "P1", day, budget=10_000.0, control_share=0.5)
+    arms = plan.assignments.set_index("customer_id")["arm"]
+    again = run_campaign_plan(settings, "P1", day, budget=10_000.0).assignments
+    assert again.set_index("customer_id")["arm"].loc[arms.index].eq(arms).all()
+    assert run_launch(settings, "P1") == len(arms)
+    truth = run_simulate_response(settings, "P1", effect=0.5, seed=1)
+    measured = run_measure(settings, "P1", as_of=date(2025, 12, 31))
+    repurchase = measured.overall("repurchase")
+    assert repurchase["n_treatment"] + repurchase["n_control"] == len(arms)
+    assert repurchase["ci_low"] <= truth.true_repurchase_uplift <= repurchase["ci_high"]
+    checks = _read(
+        settings,
+        "SELECT table_name, success FROM validation_results "
+        "WHERE table_name IN ('campaign_assignments', 'campaign_results')",
+    )
+    assert set(checks["table_name"]) == {"campaign_assignments", "campaign_results"}
+    assert checks["success"].all()
+
+
+def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CVP_")}
+    env.update(
+        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
+        CVP_WAREHOUSE_URL=scored.warehouse_url,
+        CVP_MLFLOW_TRACKING_URI=scored.mlflow_tracking_uri,
+        CVP_PSEUDONYM_KEY="x",
+        COLUMNS="200",
+    )
+    cvp = str(Path(sys.executable).with_name("cvp"))
+    run_campaign_plan(scored, "K9", SCORED, budget=300.0)
+    run_launch(scored, "K9")
+    dispose_engines()  # DuckDB: one process holds the file
+    for args, message in [
+        (["launch", "NOPE"], "no campaign NOPE: plan it with `cvp plan --campaign NOPE"),
+        (["measure", "K9", "--as-of", "2026-01-15"], "outcome window ends"),
+        (["plan", "--campaign", "K9", "--as-of", "2025-12-31", "--budget", "5"], "already"),
+    ]:
+        out = subprocess.run(
+            [cvp, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert out.returncode == 1, out.stderr
+        assert message in out.stdout and "Traceback" not in out.stdout + out.stderr
+    env["CVP_MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'empty.db'}"
+    env["CVP_MLFLOW_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
+    out = subprocess.run(
+        [cvp, "monitor", "--as-of", "2026-01-31"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 1 and "no champion models to monitor" in out.stdout
