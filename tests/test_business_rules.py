@@ -21,7 +21,7 @@ from cvp.features.build import build_features
 from cvp.features.labels import build_labels
 from cvp.models.calibration import Calibrator
 from cvp.models.metrics import clv_metrics, expected_calibration_error, lift_at, normalized_gini
-from cvp.scoring.score import _alerts, control_flag, lifetime_value
+from cvp.scoring.score import control_flag, find_alerts, lifetime_value
 from cvp.value.index import entropy_weights, tier_thresholds, value_index, value_tiers
 from cvp.value.lifecycle import STAGES, LifecycleRules, lifecycle_stage, transition_matrix
 from cvp.value.rfm import rfm_scores
@@ -143,7 +143,7 @@ def test_entropy_weights_favour_the_indicator_that_separates_customers():
 def test_value_tiers_and_their_thresholds():
     index = pd.Series([0.0, 10, 20, 30, 40, 50, 60, 70, 80, 90])
     # top 20%: 80th percentile, linear between 70 and 80 at 0.2 -> 72; next 30%: median -> 45
-    assert tier_thresholds(index) == pytest.approx({"high": 72.0, "medium": 45.0})
+    assert tier_thresholds(index, 0.2, 0.3) == pytest.approx({"high": 72.0, "medium": 45.0})
     tiers = value_tiers(pd.Series([90.0, 80.0, 79.9, 50.0, 10.0]), {"high": 80.0, "medium": 50.0})
     assert tiers.tolist() == ["high", "high", "medium", "medium", "low"]
 
@@ -190,14 +190,14 @@ def test_alerts_for_entering_high_risk_and_value_drops():
             "value_index": [50.0, 10.0, 79.0, 80.0, 1.0],
         }
     )
-    found = _alerts(current, previous, ScoringSettings(value_drop_alert_share=0.2))
+    found = find_alerts(current, previous, ScoringSettings(value_drop_alert_share=0.2))
     rows = sorted(map(tuple, found.to_numpy().tolist()))
     assert rows == [
         ("a", "entered_high_risk", "medium", "high"),  # b was already high: no alert
         ("b", "value_index_drop", "50.0", "10.0"),  # 10 < 50 x 0.8
         ("c", "value_index_drop", "100.0", "79.0"),  # 79 < 80; d at exactly 80 is not
     ]  # e has no previous score
-    assert _alerts(current, previous.iloc[:0], ScoringSettings()).empty
+    assert find_alerts(current, previous.iloc[:0], ScoringSettings()).empty
 
 
 def _scores(**overrides: list) -> pd.DataFrame:
