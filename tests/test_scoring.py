@@ -12,7 +12,8 @@ import pytest
 from cvp.actions.playbook import PlaybookError, load_playbook
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.warehouse import get_engine, read_frame
-from cvp.jobs.scoring_jobs import EXPORT_COLUMNS, export_scores, run_plan, run_score
+from cvp.jobs.scoring_jobs import export_scores, run_plan, run_score
+from cvp.privacy.exports import SCORES_COLUMNS as EXPORT_COLUMNS
 from cvp.scoring.score import NoChampionModel
 from cvp.scoring.store import customer_scores
 from cvp.value.lifecycle import STAGES

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cvp.config import Settings
-from cvp.data.rules import DERIVED_TABLES, import_rules
+from cvp.data.rules import CAMPAIGN_TABLES, DERIVED_TABLES, import_rules
 from cvp.data.suite_files import stale_suite_files
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import get_engine, read_frame
@@ -17,7 +17,7 @@ from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.validation_jobs import run_validate
 from cvp.validation.gate import validation_gate
 from cvp.validation.runner import ValidationFailed
-from cvp.validation.suites import ValidationWindow, derived_checks, suite_checks
+from cvp.validation.suites import ValidationWindow, campaign_checks, derived_checks, suite_checks
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,11 +109,12 @@ def test_suites_are_built_from_the_committed_declarations():
     for path in sorted((REPO / "expectations" / "suites").glob("*.json")):
         document = json.loads(path.read_text())
         table = document["table"]
-        checks = (
-            derived_checks(table, 10)
-            if table in DERIVED_TABLES
-            else suite_checks(table, Settings(), window)
-        )
+        if table in DERIVED_TABLES:
+            checks = derived_checks(table, 10)
+        elif table in CAMPAIGN_TABLES:
+            checks = campaign_checks(table)
+        else:
+            checks = suite_checks(table, Settings(), window)
         built = [(c.name, c.severity, c.expectation().configuration.type) for c in checks]
         declared = [(e["name"], e["severity"], e["type"]) for e in document["expectations"]]
         assert built == declared, table

@@ -333,7 +333,7 @@ def ingest_source(
         )
     else:
         if table == "consent":  # a history: each change keeps where and when it came from
-            good = good.assign(source=source, loaded_at=pd.Timestamp(now).floor("s"))
+            good = good.assign(source=source_name, loaded_at=pd.Timestamp(now).floor("s"))
         report.inserted, report.already_present = _insert_new(conn, target, good, key_columns)
     if derive:
         report.customers_derived = _derive_customers(conn, good, now)
