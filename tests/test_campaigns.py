@@ -11,8 +11,9 @@ import sqlalchemy as sa
 
 from cvp.campaigns.jobs import run_campaign_plan, run_launch, run_measure, run_simulate_response
 from cvp.campaigns.ledger import CampaignError
+from cvp.campaigns.measure import uplift_interval
 from cvp.data.migrate import upgrade_warehouse
-from cvp.data.synthetic import GeneratorConfig
+from cvp.data.synthetic import GeneratorConfig, campaign_response
 from cvp.data.warehouse import dispose_engines, get_engine, read_frame, write_frame
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
@@ -81,8 +82,15 @@ def test_measured_uplift_covers_the_planted_effect(scored, name, effect, launch)
     repurchase = measured.overall("repurchase")
     revenue = measured.overall("revenue")
     assert repurchase["n_treatment"] > 100 and repurchase["n_control"] > 100
-    assert repurchase["ci_low"] <= truth.true_repurchase_uplift <= repurchase["ci_high"]
-    assert revenue["ci_low"] <= truth.true_revenue_uplift <= revenue["ci_high"]
+    # one seeded draw: the 95% interval misses the truth in 1 draw of 20 by design (the
+    # coverage itself is tested below over many draws); here the truth must lie within the
+    # 99.9% band around the estimate, which a broken measurement would leave
+    for row, planted in (
+        (repurchase, truth.true_repurchase_uplift),
+        (revenue, truth.true_revenue_uplift),
+    ):
+        half = (row["ci_high"] - row["ci_low"]) / 2
+        assert abs(row["uplift"] - planted) <= half * 3.29 / 1.96, (row, planted)
     if effect == 0:
         assert truth.true_repurchase_uplift == 0
         assert repurchase["ci_low"] <= 0 <= repurchase["ci_high"]
@@ -218,3 +226,33 @@ def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
         check=False,
     )
     assert out.returncode == 1 and "no champion models to monitor" in out.stdout
+
+
+@pytest.mark.parametrize("effect", [0.35, 0.0])
+def test_uplift_interval_covers_the_planted_effect_in_95_of_100_draws(effect):
+    """The generator's response model and the measurement's Welch interval, over 400 seeded
+    draws of 600 randomised customers: the 95% interval covers the planted repurchase uplift
+    about 95% of the time, and with nothing planted it contains 0 as often."""
+    rng = np.random.default_rng(5)
+    n = 600
+    assignments = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "arm": np.where(rng.random(n) < 0.5, "treatment", "control"),
+            "churn_probability": rng.uniform(0.2, 0.9, n),
+            "spend_mean": rng.gamma(3.0, 20.0, n),
+        }
+    )
+    covered = 0
+    draws = 400
+    for seed in range(draws):  # the arms are redrawn each time, as each campaign draws its own
+        arms = np.random.default_rng(1000 + seed).random(n) < 0.5
+        assignments["arm"] = np.where(arms, "treatment", "control")
+        truth = campaign_response(assignments, date(2026, 1, 1), 90, effect, seed)
+        bought = assignments["customer_id"].isin(truth.transactions["customer_id"]).to_numpy()
+        treated = assignments["arm"].eq("treatment").to_numpy()
+        _, low, high, _ = uplift_interval(
+            bought[treated].astype(float), bought[~treated].astype(float), 0.95
+        )
+        covered += low <= truth.true_repurchase_uplift <= high
+    assert 0.92 <= covered / draws <= 0.98
