@@ -18,6 +18,8 @@ from cvp.orchestration.parameters import (
     PipelineParameters,
 )
 
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
+
 
 def test_steps_run_in_the_one_order_whatever_order_they_are_asked_in():
     params = PipelineParameters(steps=["plan", "score", "validate", "train"])

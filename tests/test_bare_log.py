@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
+
 CVP = str(Path(sys.executable).with_name("cvp"))
 START, AS_OF = date(2024, 7, 1), date(2025, 12, 31)
 CUSTOMERS = 2_500

@@ -21,6 +21,8 @@ from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.scoring.store import customer_scores
 from tests.conftest import make_settings
 
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
+
 SCORED = date(2025, 12, 31)
 
 

@@ -36,6 +36,8 @@ from cvp.jobs.scoring_jobs import run_plan, run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.scoring.score import NoChampionModel
 
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
+
 SPAN = DataSpan(date(2024, 1, 1), date(2025, 12, 31))
 
 

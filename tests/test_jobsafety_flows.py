@@ -18,6 +18,8 @@ from cvp.errors import STATE
 from cvp.jobs.data_jobs import run_generate
 from tests.conftest import TEST_KEY
 
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
+
 CVP = str(Path(sys.executable).with_name("cvp"))
 
 

@@ -21,6 +21,8 @@ from cvp.monitoring.drift import drift_table, psi
 from cvp.monitoring.jobs import run_monitor
 from tests.conftest import TEST_KEY, make_settings
 
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
+
 TRAINED = date(2025, 6, 30)
 SCORED = (date(2025, 6, 30), date(2025, 9, 15), date(2025, 12, 31))
 DRIFT = date(2025, 11, 1)

@@ -28,6 +28,8 @@ from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.privacy.consent import consent_state, permissions
 from tests.conftest import TEST_KEY, _backends, _postgres_base, make_settings
 
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
+
 AS_OF = date(2025, 12, 31)
 INGEST_ORDER = (
     "customers",

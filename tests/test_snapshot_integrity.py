@@ -20,6 +20,8 @@ from cvp.jobs import feature_jobs
 from cvp.jobs.data_jobs import run_generate, run_ingest
 from cvp.validation.runner import ValidationFailed
 
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
+
 AS_OF = date(2025, 12, 31)
 CONFIG = GeneratorConfig(customers=600, seed=11)
 

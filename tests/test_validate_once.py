@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from cvp.data import schema
@@ -14,6 +15,8 @@ from cvp.data.warehouse import get_engine, read_frame
 from cvp.jobs.data_jobs import run_generate
 from cvp.validation.gate import gate_date, validation_gate
 from cvp.validation.runner import validate_warehouse
+
+pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
 
 AS_OF = date(2025, 12, 31)
 
