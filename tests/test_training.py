@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.truth import oracle_no_purchase_probability
 from cvp.data.warehouse import get_engine, read_frame
+from cvp.experiments.tracking import configure_tracking
 from cvp.features.labels import build_labels
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.training_jobs import MODEL_NAMES, TrainingConfig, run_train
@@ -57,7 +58,10 @@ def _settings(root: Path):
 
 @pytest.fixture
 def trained(trained_warehouse):
-    """The session's shared warehouse and models (`tests/conftest.py`)."""
+    """The session's shared warehouse and models (`tests/conftest.py`), with MLflow's global
+    URIs pointed at its store: `mlflow.models` and `mlflow.artifacts` read the global URI,
+    which an earlier test in the same process may have pointed elsewhere."""
+    configure_tracking(trained_warehouse[0])
     return trained_warehouse
 
 
