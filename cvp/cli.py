@@ -768,13 +768,25 @@ def _print_services() -> bool:
 
 
 @server_app.command("up")
-def server_up() -> None:
+def server_up(
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Bind address (default [server] host, 127.0.0.1). Any other address needs "
+            "credentials: PREFECT_SERVER_API_AUTH_STRING and MLFLOW_AUTH_ADMIN_USERNAME/PASSWORD."
+        ),
+    ] = None,
+) -> None:
     """Start the Prefect server, the MLflow server and a process worker (bound to the host)."""
     from cvp.config import get_settings
     from cvp.orchestration.servers import prefect_api_url, up
     from cvp.progress import RichReporter
 
     settings = get_settings()
+    if host is not None:
+        settings = settings.model_copy(
+            update={"server": settings.server.model_copy(update={"host": host})}
+        )
     try:
         with RichReporter(console):
             up(settings)

@@ -208,6 +208,11 @@ class ServerSettings(BaseModel):
     mlflow_database: str = "cvp_mlflow"
     state_dir: Path = Field(Path(".cvp/servers"), description="pid files, logs, SQLite files")
     startup_timeout_s: float = Field(120.0, gt=0)
+    secrets_file: Path = Field(
+        Path(".secrets/servers.env"),
+        description="KEY=value credentials of the servers (git-ignored, chmod 600); "
+        "the environment wins",
+    )
 
 
 class PrefectSettings(BaseModel):

@@ -59,6 +59,11 @@ def configure_prefect(settings: Settings, environ: dict[str, str] | None = None)
     api = running_prefect_api(settings)
     if api is not None:
         env["PREFECT_API_URL"] = api
+        from cvp.orchestration.auth import PREFECT_CLIENT_AUTH, load_server_secrets
+
+        secrets = load_server_secrets(settings.server, env)
+        if secrets.prefect_auth_string and not env.get(PREFECT_CLIENT_AUTH):
+            env[PREFECT_CLIENT_AUTH] = secrets.prefect_auth_string
         return PrefectTarget("server", api, None, timeout)
     if not env.get("PREFECT_HOME"):
         env["PREFECT_HOME"] = str(settings.prefect.home.resolve())

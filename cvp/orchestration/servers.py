@@ -17,6 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cvp.config import ServerSettings, Settings
+from cvp.orchestration.auth import (
+    ServerSecrets,
+    client_host,
+    flask_secret_key,
+    load_server_secrets,
+    refuse_open_doors,
+)
 from cvp.progress import stage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +37,11 @@ def _bin(name: str) -> str:
 
 
 def prefect_api_url(server: ServerSettings) -> str:
-    return f"http://{server.host}:{server.prefect_port}/api"
+    return f"http://{client_host(server.host)}:{server.prefect_port}/api"
 
 
 def mlflow_url(server: ServerSettings) -> str:
-    return f"http://{server.host}:{server.mlflow_port}"
+    return f"http://{client_host(server.host)}:{server.mlflow_port}"
 
 
 def _postgres_database_url(server: ServerSettings, database: str, driver: str) -> str:
@@ -144,11 +151,12 @@ def _health_url(settings: Settings, name: str) -> str | None:
     return None
 
 
-def _environment(settings: Settings) -> dict[str, str]:
+def _environment(settings: Settings, secrets: ServerSecrets) -> dict[str, str]:
     server = settings.server
     prefect_db, _ = backend_urls(settings)
     return {
         **os.environ,
+        **secrets.server_environment(),
         "PREFECT_API_URL": prefect_api_url(server),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -160,7 +168,7 @@ def _environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def _command(settings: Settings, name: str) -> list[str]:
+def _command(settings: Settings, name: str, secrets: ServerSecrets) -> list[str]:
     server = settings.server
     if name == "prefect":
         return [
@@ -190,6 +198,7 @@ def _command(settings: Settings, name: str) -> list[str]:
             str(server.mlflow_port),
             "--workers",
             "1",
+            *(["--app-name", "basic-auth"] if secrets.mlflow else []),
         ]
     return [_bin("prefect"), "worker", "start", "--pool", WORK_POOL, "--type", "process"]
 
@@ -225,21 +234,42 @@ def _wait_healthy(settings: Settings, name: str, process: subprocess.Popen) -> N
     )
 
 
+def _mlflow_auth_config(settings: Settings) -> Path:
+    """The basic-auth app's config: its user database beside the other server state."""
+    state = settings.server.state_dir.resolve()
+    path = state / "mlflow_auth.ini"
+    path.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = sqlite:///{state / 'mlflow_auth.db'}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    return path
+
+
 def up(settings: Settings) -> list[ServiceStatus]:
-    """Start whatever is not running yet, in order, each healthy before the next starts."""
+    """Start whatever is not running yet, in order, each healthy before the next starts.
+
+    Refuses (one line) to bind beyond loopback without credentials (`cvp/orchestration/auth.py`);
+    with credentials configured, both servers require them on any address."""
     server = settings.server
+    secrets = load_server_secrets(server)
+    refuse_open_doors(server, secrets)
     server.state_dir.mkdir(parents=True, exist_ok=True)
     if server.backend == "postgresql":
         ensure_postgres_database(server, server.prefect_database)
         ensure_postgres_database(server, server.mlflow_database)
-    env = _environment(settings)
+    env = _environment(settings, secrets)
+    if secrets.mlflow:
+        env["MLFLOW_AUTH_CONFIG_PATH"] = str(_mlflow_auth_config(settings))
+        env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", flask_secret_key(server.state_dir))
     for name in SERVICES:
         if _read_pid(server, name) is not None:
             continue
         with stage(f"Starting the {name} {'process' if name == 'worker' else 'server'}"):
             with _log_file(server, name).open("ab") as log:
                 process = subprocess.Popen(
-                    _command(settings, name),
+                    _command(settings, name, secrets),
                     cwd=PROJECT_ROOT,
                     env=env,
                     stdout=log,
@@ -283,6 +313,7 @@ def deploy(settings: Settings) -> subprocess.CompletedProcess:
     Runs from the project root, so Prefect records it as the flow runs' working directory."""
     env = {
         **os.environ,
+        **load_server_secrets(settings.server).server_environment(),
         "PREFECT_API_URL": os.environ.get("PREFECT_API_URL") or prefect_api_url(settings.server),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
