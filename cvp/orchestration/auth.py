@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_hex
@@ -103,10 +104,10 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
 
 
 def load_server_secrets(
-    server: ServerSettings, environ: dict[str, str] | None = None
+    server: ServerSettings, environ: Mapping[str, str] | None = None
 ) -> ServerSecrets:
     """Credentials from the environment, else from the secrets file."""
-    env = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     from_file = _read_secrets_file(server.secrets_file)
 
     def value(key: str) -> str | None:
