@@ -215,6 +215,19 @@ class ServerSettings(BaseModel):
     )
 
 
+class ExecutionSettings(BaseModel):
+    """Where partitioned work runs: this process, or a Dask cluster (`cvp/execution/`)."""
+
+    engine: Literal["local", "dask"] = Field(
+        "local", description="dask: feature builds fan out over customer partitions"
+    )
+    scheduler_address: str = Field(
+        "", description="tcp://host:8786 of a running scheduler; empty: a LocalCluster per job"
+    )
+    partitions: int = Field(8, ge=1, le=4096, description="customer partitions per job")
+    local_workers: int = Field(2, ge=1, description="worker processes of the LocalCluster")
+
+
 class PrefectSettings(BaseModel):
     """How a `cvp` command reaches Prefect when no server from `cvp server up` is running."""
 
@@ -260,6 +273,7 @@ class Settings(BaseSettings):
     lifecycle: LifecycleSettings = LifecycleSettings()
     server: ServerSettings = ServerSettings()
     prefect: PrefectSettings = PrefectSettings()
+    execution: ExecutionSettings = ExecutionSettings()
     jobs: JobsSettings = JobsSettings()
     campaigns: CampaignSettings = CampaignSettings()
     monitoring: MonitoringSettings = MonitoringSettings()

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from cvp.data import schema
 from cvp.data.warehouse import read_frame
+from cvp.execution.partitions import Partition, restrict
 from cvp.features.definitions import FAMILIES, Family, Feature
 
 FEATURE_SET_NAME = "core"
@@ -50,7 +51,11 @@ def available_families(conn: Connection) -> list[Family]:
     return present
 
 
-def snapshot_query(as_of: date, families: list[Family]) -> sa.Select:
+def snapshot_query(
+    as_of: date, families: list[Family], partition: Partition | None = None
+) -> sa.Select:
+    """The snapshot's SELECT; with `partition`, only that partition's customers, each source
+    table filtered before it is aggregated (`cvp/execution/partitions.py`)."""
     instant = as_of_instant(as_of)
     c = schema.customers
     statement = sa.select(c.c.customer_id, *(c.c[name] for name in STATIC_COLUMNS))
@@ -60,18 +65,25 @@ def snapshot_query(as_of: date, families: list[Family]) -> sa.Select:
         sub = family.query(instant).subquery(family.name)
         base = base.outerjoin(sub, sub.c.customer_id == c.c.customer_id)
         names += [sub.c[f.name] for f in family.features]
-    return (
+    query = (
         statement.add_columns(*names)
         .select_from(base)
         .where(c.c.signup_date <= as_of)
         .order_by(c.c.customer_id)
     )
+    if partition is None:
+        return query
+    sources = [schema.metadata.tables[family.source_table] for family in families]
+    return restrict(query, [c, *dict.fromkeys(sources)], partition)
 
 
-def build_features(conn: Connection, as_of: date) -> pd.DataFrame:
-    """One row per customer known at `as_of`; columns of absent families are null."""
+def build_features(
+    conn: Connection, as_of: date, partition: Partition | None = None
+) -> pd.DataFrame:
+    """One row per customer known at `as_of` (of one partition, if given); columns of absent
+    families are null."""
     families = available_families(conn)
-    frame = read_frame(conn, snapshot_query(as_of, families))
+    frame = read_frame(conn, snapshot_query(as_of, families, partition))
     for feature in catalog():
         if feature.name not in frame.columns:
             frame[feature.name] = pd.NA

@@ -8,7 +8,8 @@ from datetime import date
 import mlflow
 
 from cvp.config import Settings
-from cvp.features.build import available_families, build_features, feature_set_version
+from cvp.execution.dask_engine import features_for
+from cvp.features.build import available_families, feature_set_version
 from cvp.features.store import snapshot_rows, write_snapshot
 from cvp.jobs.context import open_job
 from cvp.validation.runner import ValidationFailed, validate_derived
@@ -34,7 +35,7 @@ def run_features(settings: Settings, as_of: date) -> FeatureResult:
     ) as job:
         with job.engine.connect() as conn:
             families = [f.name for f in available_families(conn)]
-            frame = build_features(conn, as_of)
+            frame = features_for(settings, conn, as_of)
         # checked before it replaces the stored snapshot: a failing one leaves the old in place
         rows_to_write = snapshot_rows(version, as_of, frame)
         checked = validate_derived(job.engine, settings, "feature_snapshots", as_of, rows_to_write)

@@ -17,6 +17,7 @@ from cvp.audit import audited
 from cvp.config import Settings
 from cvp.data.warehouse import get_engine, read_frame, write_frame
 from cvp.errors import BadInput, StateError
+from cvp.execution.dask_engine import features_for
 from cvp.experiments.tracking import configure_tracking
 from cvp.features.build import feature_set_version
 from cvp.features.store import read_snapshot, write_snapshot
@@ -56,13 +57,15 @@ def run_score(
         with job.engine.connect() as conn:
             stored = read_snapshot(conn, feature_set_version(), as_of) if reuse_snapshot else None
             stored = stored if stored is not None and not stored.empty else None
+            # with `[execution] engine = "dask"` the snapshot is built over the cluster
+            snapshot = stored if stored is not None else features_for(settings, conn, as_of)
             result = score(
                 conn,
                 models,
                 as_of,
                 settings.scoring,
                 settings.lifecycle,
-                snapshot=stored,
+                snapshot=snapshot,
                 privacy=settings.privacy,
             )
         assert result.consent is not None  # score() always decides consent

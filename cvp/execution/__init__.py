@@ -1,0 +1,1 @@
+"""Where work runs: in this process, or partitioned over a Dask cluster (`[execution]`)."""
