@@ -776,6 +776,14 @@ def server_up(
             "credentials: PREFECT_SERVER_API_AUTH_STRING and MLFLOW_AUTH_ADMIN_USERNAME/PASSWORD."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Also start a Dask scheduler and this many worker processes on 127.0.0.1 "
+            "(default [server] dask_workers, 0); jobs with [execution] engine = dask use them.",
+        ),
+    ] = None,
 ) -> None:
     """Start the Prefect server, the MLflow server and a process worker (bound to the host)."""
     from cvp.config import get_settings
@@ -783,9 +791,14 @@ def server_up(
     from cvp.progress import RichReporter
 
     settings = get_settings()
-    if host is not None:
+    overrides = {
+        key: value
+        for key, value in (("host", host), ("dask_workers", workers))
+        if value is not None
+    }
+    if overrides:
         settings = settings.model_copy(
-            update={"server": settings.server.model_copy(update={"host": host})}
+            update={"server": settings.server.model_copy(update=overrides)}
         )
     try:
         with RichReporter(console):

@@ -208,6 +208,10 @@ class ServerSettings(BaseModel):
     mlflow_database: str = "cvp_mlflow"
     state_dir: Path = Field(Path(".cvp/servers"), description="pid files, logs, SQLite files")
     startup_timeout_s: float = Field(120.0, gt=0)
+    dask_workers: int = Field(
+        0, ge=0, description="Dask worker processes `cvp server up` starts beside a scheduler"
+    )
+    dask_port: int = Field(8786, ge=1, le=65535, description="the Dask scheduler's port")
     secrets_file: Path = Field(
         Path(".secrets/servers.env"),
         description="KEY=value credentials of the servers (git-ignored, chmod 600); "

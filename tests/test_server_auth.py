@@ -99,6 +99,7 @@ def _project_env(root: Path, extra: dict[str, str]) -> dict[str, str]:
         CVP_MLFLOW_ARTIFACT_ROOT=str(root / "mlruns" / "artifacts"),
         CVP_SERVER__PREFECT_PORT=str(_free_port()),
         CVP_SERVER__MLFLOW_PORT=str(_free_port()),
+        CVP_SERVER__DASK_PORT=str(_free_port()),
         CVP_SERVER__STATE_DIR=str(root / "servers"),
         CVP_SERVER__SECRETS_FILE=str(root / "servers.env"),
         PREFECT_HOME=str(root / "prefect-home"),
@@ -157,7 +158,8 @@ def _workers(prefect: str, auth: tuple[str, str]) -> list:
 
 @pytest.mark.slow
 def test_servers_beyond_loopback_refuse_anonymous_calls_and_accept_credentials(tmp_path):
-    """Both real servers, bound to 0.0.0.0 with credentials from the environment."""
+    """Both real servers bound to 0.0.0.0 with credentials from the environment; the Dask
+    scheduler and two workers beside them stay on 127.0.0.1 (Dask has no authentication)."""
     env = _project_env(
         tmp_path,
         {
@@ -168,7 +170,7 @@ def test_servers_beyond_loopback_refuse_anonymous_calls_and_accept_credentials(t
     )
     prefect = f"http://127.0.0.1:{env['CVP_SERVER__PREFECT_PORT']}/api"
     mlflow = f"http://127.0.0.1:{env['CVP_SERVER__MLFLOW_PORT']}"
-    up = _cvp(["server", "up", "--host", "0.0.0.0"], env)
+    up = _cvp(["server", "up", "--host", "0.0.0.0", "--workers", "2"], env)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         flows = f"{prefect}/flows/filter"
@@ -182,7 +184,15 @@ def test_servers_beyond_loopback_refuse_anonymous_calls_and_accept_credentials(t
         assert _status(experiments, ("admin", "mlflow-secret-1")) == 200
         assert _workers(prefect, ("ops", "prefect-secret")), "the worker never reached the API"
         status = _cvp(["server", "status"], env)
-        assert status.returncode == 0 and status.stdout.count("healthy") == 3, status.stdout
+        assert status.returncode == 0 and status.stdout.count("healthy") == 5, status.stdout
+        from distributed import Client  # the Dask scheduler and workers, on loopback only
+
+        scheduler = f"tcp://127.0.0.1:{env['CVP_SERVER__DASK_PORT']}"
+        with Client(scheduler, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+            workers = client.scheduler_info()["workers"]
+        assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
     finally:
         down = _cvp(["server", "down"], env)
         assert down.returncode == 0, down.stdout + down.stderr
+        assert "dask-worker" in down.stdout and "dask-scheduler" in down.stdout

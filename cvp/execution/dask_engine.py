@@ -22,13 +22,25 @@ from cvp.execution.partitions import Partition, all_partitions
 from cvp.features.build import build_features
 
 
+def scheduler_for(settings: Settings) -> str | None:
+    """`[execution] scheduler_address`, else the scheduler `cvp server up --workers N` started,
+    else None (a LocalCluster for the job)."""
+    if settings.execution.scheduler_address:
+        return settings.execution.scheduler_address
+    from cvp.orchestration.servers import running_dask_scheduler
+
+    return running_dask_scheduler(settings)
+
+
 @contextmanager
-def dask_client(execution: ExecutionSettings) -> Iterator[object]:
-    """A client of the configured scheduler, or of a LocalCluster on 127.0.0.1 for this job."""
+def dask_client(execution: ExecutionSettings, address: str | None = None) -> Iterator[object]:
+    """A client of the scheduler at `address` (or `execution.scheduler_address`), or of a
+    LocalCluster on 127.0.0.1 started for this job."""
     from distributed import Client, LocalCluster
 
-    if execution.scheduler_address:
-        with Client(execution.scheduler_address, timeout="30s") as client:
+    address = address or execution.scheduler_address
+    if address:
+        with Client(address, timeout="30s") as client:
             yield client
         return
     with (
@@ -63,7 +75,7 @@ def build_features_partitioned(settings: Settings, as_of: date) -> pd.DataFrame:
     """`build_features` for every customer, one Dask task per partition, in customer order."""
     require_distributable(settings.warehouse_url)
     partitions = all_partitions(settings.execution.partitions)
-    with dask_client(settings.execution) as client:
+    with dask_client(settings.execution, scheduler_for(settings)) as client:
         futures = client.map(  # type: ignore[attr-defined]
             _partition_features,
             [settings.warehouse_url] * len(partitions),

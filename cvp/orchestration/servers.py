@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from cvp.progress import stage
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PREFECT_YAML = PROJECT_ROOT / "infra" / "prefect.yaml"
 SERVICES = ("prefect", "mlflow", "worker")
+DASK_SERVICES = ("dask-scheduler", "dask-worker")  # with `--workers N`; always on 127.0.0.1
 WORK_POOL = "cvp-process"  # the pool every deployment in infra/prefect.yaml names
 
 
@@ -142,6 +144,31 @@ def running_prefect_api(settings: Settings) -> str | None:
     return api if _http_ok(api + "/health") else None
 
 
+def services(settings: Settings) -> tuple[str, ...]:
+    """What `up` starts: the servers and the Prefect worker, and Dask when workers are asked."""
+    return SERVICES + (DASK_SERVICES if settings.server.dask_workers > 0 else ())
+
+
+def dask_scheduler_address(server: ServerSettings) -> str:
+    # Dask's scheduler has no authentication of its own: it stays on loopback whatever `host`
+    return f"tcp://127.0.0.1:{server.dask_port}"
+
+
+def running_dask_scheduler(settings: Settings) -> str | None:
+    """The address of the scheduler `cvp server up --workers N` started, if it runs."""
+    if _read_pid(settings.server, "dask-scheduler") is None:
+        return None
+    return dask_scheduler_address(settings.server)
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
 def _health_url(settings: Settings, name: str) -> str | None:
     server = settings.server
     if name == "prefect":
@@ -200,16 +227,47 @@ def _command(settings: Settings, name: str, secrets: ServerSecrets) -> list[str]
             "1",
             *(["--app-name", "basic-auth"] if secrets.mlflow else []),
         ]
+    if name == "dask-scheduler":
+        return [
+            _bin("dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(server.dask_port),
+            "--no-dashboard",
+        ]
+    if name == "dask-worker":
+        return [
+            _bin("dask"),
+            "worker",
+            dask_scheduler_address(server),
+            "--nworkers",
+            str(server.dask_workers),
+            "--nthreads",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+            "--local-directory",
+            str((server.state_dir / "dask").resolve()),
+        ]
     return [_bin("prefect"), "worker", "start", "--pool", WORK_POOL, "--type", "process"]
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
     server = settings.server
     found = []
-    for name in SERVICES:
+    names = services(settings)
+    if any(_read_pid(server, name) is not None for name in DASK_SERVICES):
+        names = SERVICES + DASK_SERVICES  # started earlier with --workers: show them
+    for name in names:
         pid = _read_pid(server, name)
         url = _health_url(settings, name)
         healthy = pid is not None and (url is None or _http_ok(url))
+        if name == "dask-scheduler":
+            healthy = pid is not None and _port_open(server.dask_port)
+            url = dask_scheduler_address(server)
         shown = url.removesuffix("/api/health").removesuffix("/health") if url else None
         found.append(
             ServiceStatus(name, pid, pid is not None, healthy, shown, _log_file(server, name))
@@ -225,7 +283,9 @@ def _wait_healthy(settings: Settings, name: str, process: subprocess.Popen) -> N
             raise RuntimeError(
                 f"{name} exited with code {process.returncode}; see {_log_file(settings.server, name)}"
             )
-        if url is None or _http_ok(url):
+        if name == "dask-scheduler" and _port_open(settings.server.dask_port):
+            return
+        if name != "dask-scheduler" and (url is None or _http_ok(url)):
             return
         time.sleep(0.5)
     raise TimeoutError(
@@ -263,10 +323,11 @@ def up(settings: Settings) -> list[ServiceStatus]:
     if secrets.mlflow:
         env["MLFLOW_AUTH_CONFIG_PATH"] = str(_mlflow_auth_config(settings))
         env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", flask_secret_key(server.state_dir))
-    for name in SERVICES:
+    for name in services(settings):
         if _read_pid(server, name) is not None:
             continue
-        with stage(f"Starting the {name} {'process' if name == 'worker' else 'server'}"):
+        kind = "server" if name in ("prefect", "mlflow", "dask-scheduler") else "process"
+        with stage(f"Starting the {name} {kind}"):
             with _log_file(server, name).open("ab") as log:
                 process = subprocess.Popen(
                     _command(settings, name, secrets),
@@ -285,7 +346,7 @@ def up(settings: Settings) -> list[ServiceStatus]:
 def down(settings: Settings, timeout_s: float = 20.0) -> list[str]:
     """Stop the worker first, then the servers; SIGTERM to each process group, then SIGKILL."""
     stopped = []
-    for name in reversed(SERVICES):
+    for name in reversed(SERVICES + DASK_SERVICES):
         pid = _read_pid(settings.server, name)
         if pid is not None:
             _stop_group(pid, timeout_s)
