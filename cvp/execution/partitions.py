@@ -2,9 +2,11 @@
 
 A pseudonymous id is `c_` + a keyed hash in hex, so its first hex digits are uniformly spread and
 never change for a customer: partition `k` of `n` holds the ids whose first `PREFIX_DIGITS` hex
-digits, read as a number, fall in the k-th of n equal ranges. No hash function of the database
-is needed (DuckDB's and PostgreSQL's differ), and the predicate is plain string comparison, which
-both databases order the same way for digits and lowercase hex letters.
+digits, read as a number, fall in the k-th of n equal ranges. In SQL that is a range of the id
+itself (`'c_4000' <= customer_id < 'c_8000'`): no hash function of the database is needed
+(DuckDB's and PostgreSQL's differ), both order such strings alike (digits before lowercase
+letters, in the C and in the usual language collations), and an index or a table partitioned on
+`customer_id` can serve the range.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from cvp.data.pseudonym import KEY_PREFIX
 
 PREFIX_DIGITS = 4
 SPACE = 16**PREFIX_DIGITS
-_START = len(KEY_PREFIX) + 1  # SQL substr is 1-based
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,11 @@ class Partition:
 
     def predicate(self, column: sa.ColumnElement) -> sa.ColumnElement[bool]:
         """SQL: the customer id in `column` belongs to this partition."""
-        prefix = sa.func.substr(column, _START, PREFIX_DIGITS)
         conditions = []
         if self.lower is not None:
-            conditions.append(prefix >= self.lower)
+            conditions.append(column >= KEY_PREFIX + self.lower)
         if self.upper is not None:
-            conditions.append(prefix < self.upper)
+            conditions.append(column < KEY_PREFIX + self.upper)
         return sa.and_(sa.true(), *conditions)
 
 
@@ -69,7 +69,8 @@ def all_partitions(count: int) -> list[Partition]:
 
 def partition_index(customer_ids: pd.Series, count: int) -> np.ndarray:
     """The partition of each id, by the same rule as `Partition.predicate`."""
-    prefixes = customer_ids.astype("string").str.slice(len(KEY_PREFIX), len(KEY_PREFIX) + 4)
+    start = len(KEY_PREFIX)
+    prefixes = customer_ids.astype("string").str.slice(start, start + PREFIX_DIGITS)
     values = prefixes.map(lambda p: int(p, 16)).to_numpy(dtype=np.int64)
     return (values * count) // SPACE
 
