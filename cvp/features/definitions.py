@@ -40,8 +40,15 @@ def _days_before(as_of: datetime, column: sa.ColumnElement) -> sa.ColumnElement:
     return (sa.extract("epoch", anchor) - sa.extract("epoch", column)) / SECONDS_PER_DAY
 
 
+# A float sum that should be zero (a refund cancelling the only purchase of a window) comes out as
+# rounding noise (+-1e-13), and a ratio over it as +-1e16 whose sign depends on summation order.
+ZERO_DENOMINATOR = 1e-6
+
+
 def _ratio(numerator: sa.ColumnElement, denominator: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.cast(numerator, sa.Double) / sa.func.nullif(denominator, 0)
+    """numerator / denominator, null when the denominator is zero or within rounding of it."""
+    usable = sa.case((sa.func.abs(denominator) < ZERO_DENOMINATOR, None), else_=denominator)
+    return sa.cast(numerator, sa.Double) / usable
 
 
 def _f(family: str, window: str, **descriptions: str) -> tuple[Feature, ...]:
