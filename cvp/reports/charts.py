@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from cvp.reports.readings import SectionData
 
 HEIGHT = 340
-WIDTH = 640  # two charts side by side on a 1400-pixel page
+WIDTH = 620  # two charts side by side on a 1400-pixel page
 WIDE = 1300
 TIER_ORDER = ["high", "medium", "low"]
 
@@ -58,7 +58,8 @@ def health_charts(section: SectionData) -> list[go.Figure]:
     if not freshness.empty:
         figs.append(
             _style(
-                px.bar(freshness, x="table", y="lag_days"), "Days since the newest row (freshness)"
+                px.bar(freshness, x="table", y="lag_days", text_auto=True),
+                "Days since the newest row (freshness)",
             )
         )
     return figs
@@ -240,7 +241,7 @@ def risk_charts(section: SectionData) -> list[go.Figure]:
                 px.bar(
                     reasons.sort_values("customers"), x="customers", y="reason", orientation="h"
                 ),
-                "Reasons most often behind high risk",
+                "Reason families most often behind high risk (customers)",
             )
         )
     return figs

@@ -13,14 +13,15 @@ from cvp.data.warehouse import read_frame
 from cvp.reports.readings import SectionData
 from cvp.validation.store import validation_results
 
-# raw tables and the column saying when their newest row happened
+# raw tables and the column saying when their newest row happened (customers: the newest
+# signup; their loaded_at is when the file was imported, which may be after the scores date)
 FRESHNESS_COLUMNS = {
     "transactions": "ts",
     "events": "ts",
     "support_tickets": "opened_at",
     "surveys": "ts",
     "marketing_touches": "ts",
-    "customers": "loaded_at",
+    "customers": "signup_date",
 }
 
 
@@ -60,6 +61,7 @@ def _freshness(conn: Connection, as_of: date) -> pd.DataFrame:
         col = schema.metadata.tables[table_name].c[column]
         newest = conn.execute(sa.select(sa.func.max(col)).where(col <= end)).scalar()
         lag = (end - pd.Timestamp(newest).to_pydatetime()).days if newest is not None else None
+        newest = pd.Timestamp(newest).to_pydatetime() if newest is not None else None
         rows.append({"table": table_name, "newest": newest, "lag_days": lag})
     return pd.DataFrame(rows)
 

@@ -55,10 +55,11 @@ def figure_div(fig: go.Figure) -> Markup:
     )
 
 
-def table_html(frame: pd.DataFrame) -> Markup:
-    return Markup(
+def table_html(frame: pd.DataFrame, caption: str | None = None) -> Markup:
+    table = Markup(
         frame.to_html(index=False, classes="frame", border=0, float_format=lambda v: f"{v:,.4g}")
     )
+    return Markup("<h3>{}</h3>").format(caption) + table if caption else table
 
 
 def _headline(data: ReportData) -> list[dict[str, str]]:
@@ -120,9 +121,13 @@ def _customer(profile: CustomerProfile) -> RenderedSection:
             title="Churn probability over time", height=HEIGHT, width=WIDTH, template="plotly_white"
         )
         section.charts.append(figure_div(fig))
-    for frame in (profile.history, profile.purchases, profile.tickets):
+    for caption, frame in (
+        ("Scores over time", profile.history),
+        ("Recent purchases", profile.purchases),
+        ("Recent support tickets", profile.tickets),
+    ):
         if not frame.empty:
-            section.tables.append(table_html(frame))
+            section.tables.append(table_html(frame, caption))
     return section
 
 
