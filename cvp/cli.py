@@ -994,10 +994,17 @@ def report(
 ) -> None:
     """Write the report of a scores date: one HTML page that opens offline."""
     from cvp.config import get_settings
+    from cvp.errors import CvpError
     from cvp.jobs.report_jobs import run_report
 
-    with console.status("Writing the report..."):
-        path, data = run_report(get_settings(), as_of.date(), out, customer)
+    try:
+        with console.status("Writing the report..."):
+            path, data = run_report(get_settings(), as_of.date(), out, customer)
+    except CvpError as exc:
+        if customer is None:
+            raise
+        _one_line(str(exc))  # not through the shared path: its log file records argv (PII)
+        raise typer.Exit(exc.exit_code) from exc
     h = data.headline
     plan = f"plan cost {h.plan_cost:,.0f}" if h.plan_cost is not None else "no plan yet"
     console.print(

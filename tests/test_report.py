@@ -254,3 +254,45 @@ def test_unknown_customer_is_one_line_and_exit_code(reported, tmp_path):
     assert "NO-SUCH-CUSTOMER-42" not in unknown.stderr + unknown.stdout  # may be a source id
     assert unknown.stdout == ""
     assert not list((tmp_path / ".cvp").glob("logs/*"))  # no log file records the typed id
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_score_flow_writes_attaches_and_links_the_report(reported, monkeypatch):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    from cvp.config import reset_settings_cache
+    from cvp.jobs.report_jobs import report_path
+    from flows.score import score_flow
+
+    settings, _, _, _ = reported
+    for key, value in {
+        "CVP_WAREHOUSE_URL": settings.warehouse_url,
+        "CVP_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "CVP_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
+        "CVP_EXPECTATIONS_DIR": str(settings.expectations_dir),
+        "CVP_PSEUDONYM_KEY": TEST_KEY,
+        "CVP_RUN_BY": "pytest",
+    }.items():
+        monkeypatch.setenv(key, value)
+    reset_settings_cache()
+    try:
+        score_flow(as_of=TRAINED_AS_OF)
+    finally:
+        reset_settings_cache()
+    page = report_path(settings, TRAINED_AS_OF)
+    assert page.exists() and page.stat().st_size < MAX_BYTES
+    run_id = job_run_id(settings, "score", TRAINED_AS_OF)
+    assert run_id is not None
+    listed = [a.path for a in configure_tracking(settings).list_artifacts(run_id, "report")]
+    assert listed == [f"report/{page.name}"]
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["report"]))
+            )
+
+    links = [a.data for a in run_coro_as_sync(artifacts())]
+    assert any(page.resolve().as_uri() in str(link) for link in links), links
