@@ -663,6 +663,8 @@ def demo(
         f"export          .venv/bin/cvp export scores --as-of {result['scored'].as_of} --out data/exports/scores.csv"
     )
     console.print(f"landing files   {Path('data/landing').resolve()}")
+    if result.get("report") is not None:
+        console.print(f"report          {Path(result['report']).resolve()} (open in a browser)")
     console.print(
         f"MLflow runs     {settings.mlflow_tracking_uri} "
         f"(open with: .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_tracking_uri})"
@@ -1000,6 +1002,67 @@ def monitor(
     console.print(
         "written to realised_accuracy, drift_results, monitor_decisions; MLflow 'monitoring'"
     )
+
+
+@app.command()
+def report(
+    as_of: Annotated[
+        datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scores date to report on.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file to write; default reports/report-DATE.html.")
+    ] = None,
+    customer: Annotated[
+        str | None,
+        typer.Option(help="Add this customer's profile (source or pseudonymous id)."),
+    ] = None,
+) -> None:
+    """Write the report of a scores date: one HTML page that opens offline."""
+    from cvp.config import get_settings
+    from cvp.errors import CvpError
+    from cvp.jobs.report_jobs import run_report
+
+    try:
+        with console.status("Writing the report..."):
+            path, data = run_report(get_settings(), as_of.date(), out, customer)
+    except CvpError as exc:
+        if customer is None:
+            raise
+        _one_line(str(exc))  # not through the shared path: its log file records argv (PII)
+        raise typer.Exit(exc.exit_code) from exc
+    h = data.headline
+    plan = f"plan cost {h.plan_cost:,.0f}" if h.plan_cost is not None else "no plan yet"
+    console.print(
+        f"{h.customers_scored:,} customers scored, {100 * h.high_risk_share:.1f}% high risk, "
+        f"expected loss {h.expected_loss:,.0f}, {plan}"
+    )
+    console.print(f"report  {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
+def customer(
+    customer_id: Annotated[str, typer.Argument(help="Source or pseudonymous customer id.")],
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Up to this scores date; default all."),
+    ] = None,
+) -> None:
+    """One customer's profile for a retention agent: scores, reasons, action, consent, history."""
+    from cvp.config import get_settings
+    from cvp.data.warehouse import get_engine
+    from cvp.errors import CvpError
+    from cvp.reports.customer import customer_profile, resolve_customer
+    from cvp.reports.customer_view import print_profile
+
+    settings = get_settings()
+    with get_engine(settings.warehouse_url).connect() as conn:
+        try:
+            pseudonym = resolve_customer(conn, settings, customer_id)
+        except CvpError as exc:  # not through the shared path: its log file records argv (PII)
+            _one_line(str(exc))
+            raise typer.Exit(exc.exit_code) from exc
+        profile = customer_profile(conn, settings, pseudonym, as_of.date() if as_of else None)
+    print_profile(console, profile)
 
 
 @app.command()

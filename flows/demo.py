@@ -12,6 +12,7 @@ from cvp.data.synthetic import GeneratorConfig
 from cvp.jobs.training_jobs import TrainingConfig
 from tasks.data import generate_task, ingest_task, init_task
 from tasks.features import features_task
+from tasks.reporting import report_task
 from tasks.scoring import plan_task, score_task
 from tasks.training import train_task
 from tasks.validation import validate_task
@@ -52,10 +53,12 @@ def demo_flow(
     trained = train_task(TrainingConfig(as_of=end, trials=trials, seed=seed))
     scored = score_task(end)
     planned = plan_task(end, budget)
+    report = report_task(end, command="plan")
     return {
         "trained": trained,
         "scored": scored,
         "planned": planned,
+        "report": report,
         "init": init,
         "generated": generated,
         "ingested": reports,

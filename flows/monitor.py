@@ -8,6 +8,7 @@ from cvp.monitoring.jobs import MonitorResult
 from cvp.orchestration.parameters import MonitorParameters, resolve_as_of
 from tasks.data import init_task
 from tasks.monitoring import monitor_task, report_task, trigger_task
+from tasks.reporting import report_task as page_task
 
 
 @flow(name="monitor", log_prints=True)
@@ -21,4 +22,5 @@ def monitor_flow(params: MonitorParameters | None = None) -> MonitorResult:
     elif result.retrain:
         result.triggered = "not triggered: trigger=false"
     report_task(result)
+    page_task(as_of, mlflow_run_id=result.mlflow_run_id)
     return result

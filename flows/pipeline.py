@@ -16,6 +16,7 @@ from cvp.orchestration.parameters import PipelineParameters, PipelineStep, resol
 from cvp.validation.gate import gate_date
 from tasks.data import init_task
 from tasks.features import features_task
+from tasks.reporting import report_task
 from tasks.scoring import plan_task, score_task
 from tasks.training import train_task
 from tasks.validation import validate_task
@@ -58,4 +59,9 @@ def run_steps(params: PipelineParameters) -> dict[str, Any]:
 def pipeline_flow(params: PipelineParameters | None = None) -> dict:
     params = params or PipelineParameters()
     init_task()
-    return run_steps(params)
+    done = run_steps(params)
+    if done["scored"] is not None or done["plan_cost"] is not None:  # the page of what changed
+        done["report"] = report_task(
+            done["as_of"], command="plan" if done["plan_cost"] is not None else "score"
+        )
+    return done

@@ -8,10 +8,13 @@ from prefect import flow
 
 from cvp.actions.budget import PlanTotals
 from tasks.data import init_task
+from tasks.reporting import report_task
 from tasks.scoring import plan_task
 
 
 @flow(name="plan", log_prints=True)
 def plan_flow(as_of: date, budget: float) -> PlanTotals:
     init_task()
-    return plan_task(as_of, budget)
+    totals = plan_task(as_of, budget)
+    report_task(as_of, command="plan")
+    return totals

@@ -35,6 +35,7 @@ from cvp.models.tuning import TunedModel, tune
 from cvp.monitoring.fairness import fairness_gate
 from cvp.names import CHURN, CLV, MODEL_NAMES, MODEL_TARGETS
 from cvp.reports import plots
+from cvp.reports.curves import CURVES_ARTIFACT, curve_points
 
 # the backtest metric each model is promoted on
 PROMOTION_METRIC = {CHURN: "roc_auc", CLV: "normalized_gini"}
@@ -383,6 +384,7 @@ def _log_churn_run(
     mlflow.log_figure(plots.pr_plot(y_test, scores), "plots/pr.png")
     mlflow.log_figure(plots.calibration_plot(y_test, scores), "plots/calibration.png")
     mlflow.log_figure(plots.gain_lift_plot(y_test, scores), "plots/gain.png")
+    mlflow.log_dict(curve_points(y_test, scores), CURVES_ARTIFACT)  # redrawn by the report
 
 
 def train_models(
