@@ -1,4 +1,5 @@
-"""Partitioned work on a Dask cluster (`[execution] engine = "dask"`).
+"""Partitioned work on a Dask cluster (`[execution] engine = "dask"`): the feature build, and
+scoring's model step (predictions and TreeSHAP reasons, which depend on each customer alone).
 
 Each task opens its own connection to the warehouse and computes one customer partition
 (`cvp/execution/partitions.py`); the job gathers the partitions in customer order, so the result
@@ -13,13 +14,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
 from cvp.config import ExecutionSettings, Settings
 from cvp.errors import BadInput
-from cvp.execution.partitions import Partition, all_partitions
+from cvp.execution.partitions import Partition, all_partitions, partition_index
 from cvp.features.build import FEATURE_DECIMALS, build_features
+from cvp.scoring.score import (
+    ChampionModels,
+    ModelOutputs,
+    ModelStep,
+    Predictions,
+    predict_and_explain,
+)
 
 # Equal "row for row" means equal to the precision a snapshot is stored at. A float sum that lands
 # on a rounding boundary can differ by one unit in the last decimal when two query plans add in a
@@ -99,3 +108,49 @@ def features_for(settings: Settings, conn: Connection, as_of: date) -> pd.DataFr
     if settings.execution.engine == "dask":
         return build_features_partitioned(settings, as_of)
     return build_features(conn, as_of)
+
+
+def model_step_on_cluster(settings: Settings) -> ModelStep:
+    """Scoring's model step (`predict_and_explain`: BTYD features, predictions, TreeSHAP
+    reasons, the costly part) run one partition of the customers per Dask task, the models sent
+    once to every worker; the outputs come back in the customers' original order."""
+    require_distributable(settings.warehouse_url)
+    count = settings.execution.partitions
+
+    def step(models: ChampionModels, profiled: pd.DataFrame) -> ModelOutputs:
+        part_of = partition_index(profiled["customer_id"], count)
+        groups = [np.flatnonzero(part_of == k) for k in range(count)]
+        groups = [rows for rows in groups if len(rows)]
+        if not groups:
+            return predict_and_explain(models, profiled)
+        with dask_client(settings.execution, scheduler_for(settings)) as client:
+            shared = client.scatter(models, broadcast=True)  # type: ignore[attr-defined]
+            futures = [
+                client.submit(  # type: ignore[attr-defined]
+                    predict_and_explain,
+                    shared,
+                    profiled.iloc[rows].reset_index(drop=True),
+                    pure=False,
+                )
+                for rows in groups
+            ]
+            parts = client.gather(futures)  # type: ignore[attr-defined]
+        joined = ModelOutputs.concat(parts)
+        # rows are grouped by partition now; put them back in the order of `profiled`
+        back = np.argsort(np.concatenate(groups), kind="stable")
+        return ModelOutputs(
+            joined.features.iloc[back].reset_index(drop=True),
+            Predictions(
+                joined.predicted.churn_probability[back],
+                joined.predicted.clv_expected[back],
+                joined.predicted.x_churn.iloc[back].reset_index(drop=True),
+            ),
+            joined.reasons.iloc[back].reset_index(drop=True),
+        )
+
+    return step
+
+
+def model_step_for(settings: Settings) -> ModelStep | None:
+    """The model step `[execution]` asks for (None: the in-process default)."""
+    return model_step_on_cluster(settings) if settings.execution.engine == "dask" else None

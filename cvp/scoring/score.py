@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -167,19 +168,21 @@ def score(
     lifecycle: LifecycleRules,
     snapshot: pd.DataFrame | None = None,
     privacy: PrivacySettings | None = None,
+    model_step: ModelStep | None = None,
 ) -> ScoreResult:
     """Compute the scores for `as_of` (no writes); `snapshot` reuses features already built.
 
     Each step adds the columns it owns to `out`; the order is the dependency order: value needs
     CLV, the playbook needs tiers, stage and reasons, expected value needs the action."""
     snapshot = build_features(conn, as_of) if snapshot is None else snapshot
+    model_step = model_step or predict_and_explain
     # consent: profiling opt-outs get no individual prediction; marketing decides contact below
     consent = consent_for_scoring(
         conn, as_of, snapshot["customer_id"], privacy or PrivacySettings()
     )
     profiled = snapshot.loc[consent.profiling_allowed].reset_index(drop=True)
-    features = add_btyd_features(profiled, models.horizon_days)
-    predicted = predict(models, features)
+    modelled = model_step(models, profiled)
+    features, predicted = modelled.features, modelled.predicted
     out = risk_and_value_columns(features["customer_id"], predicted, models.horizon_days, rules)
     value = assess_value(features, predicted.clv_expected, rules)
     out["value_index"] = value.index.to_numpy()
@@ -187,7 +190,7 @@ def score(
     out = pd.concat([out, rfm_scores(features)], axis=1)
     previous_date, previous = _previous(conn, as_of)
     _put(out, lifecycle_columns(features, predicted.churn_probability, previous, lifecycle))
-    _put(out, reason_columns(models.churn, predicted.x_churn))
+    _put(out, modelled.reasons)
     actions = apply_playbook(load_playbook(rules.playbook or DEFAULT_PLAYBOOK), out)
     actions, contact = marketing_consent_step(consent, out["customer_id"], actions)
     _put(out, action_columns(actions, contact))
@@ -212,6 +215,41 @@ def score(
         snapshot,
         consent,
     )
+
+
+@dataclass
+class ModelOutputs:
+    """What the models say about some customers: each row depends on that customer alone."""
+
+    features: pd.DataFrame  # the snapshot rows with the BTYD columns added
+    predicted: Predictions
+    reasons: pd.DataFrame
+
+    @staticmethod
+    def concat(parts: list[ModelOutputs]) -> ModelOutputs:
+        """The parts one after the other, as if computed at once."""
+        return ModelOutputs(
+            pd.concat([p.features for p in parts], ignore_index=True),
+            Predictions(
+                np.concatenate([p.predicted.churn_probability for p in parts]),
+                np.concatenate([p.predicted.clv_expected for p in parts]),
+                pd.concat([p.predicted.x_churn for p in parts], ignore_index=True),
+            ),
+            pd.concat([p.reasons for p in parts], ignore_index=True),
+        )
+
+
+ModelStep = Callable[["ChampionModels", pd.DataFrame], ModelOutputs]
+
+
+def predict_and_explain(models: ChampionModels, profiled: pd.DataFrame) -> ModelOutputs:
+    """The models' part of scoring: BTYD features, calibrated predictions and TreeSHAP reasons.
+    It is per customer (no population statistic), so any partition of the customers can run it
+    on its own (`cvp/execution/dask_engine.py`); the steps after it see the whole population."""
+    features = add_btyd_features(profiled, models.horizon_days)
+    predicted = predict(models, features)
+    reasons = reason_columns(models.churn, predicted.x_churn)
+    return ModelOutputs(features, predicted, reasons)
 
 
 def _put(out: pd.DataFrame, columns: pd.DataFrame) -> None:
