@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cvp.config import ServerSettings, Settings
+from cvp.orchestration.run_logging import prefect_logging_environment
 from cvp.progress import stage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +148,7 @@ def _health_url(settings: Settings, name: str) -> str | None:
 def _environment(settings: Settings) -> dict[str, str]:
     server = settings.server
     prefect_db, _ = backend_urls(settings)
-    return {
+    env = {
         **os.environ,
         "PREFECT_API_URL": prefect_api_url(server),
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db,
@@ -158,6 +159,8 @@ def _environment(settings: Settings) -> dict[str, str]:
         "CVP_MLFLOW_TRACKING_URI": mlflow_url(server),
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "5"),
     }
+    prefect_logging_environment(env)  # flow runs' `cvp` log lines on their run pages
+    return env
 
 
 def _command(settings: Settings, name: str) -> list[str]:
