@@ -13,14 +13,22 @@ from cvp.config import LifecycleSettings, ScoringSettings
 from cvp.privacy.consent import ScoringConsent
 from cvp.scoring import score as steps
 
-RULES = ScoringSettings()  # risk 0.6 / 0.3, discount 10%, 3 years, value drop 20%
+RULES = ScoringSettings()  # risk shares 20% / 30%, discount 10%, 3 years, value drop 20%
 
 
-def test_risk_tiers_use_the_configured_cut_points_inclusively():
-    p = np.array([0.6, 0.59, 0.3, 0.29, 0.0])
-    assert list(steps.risk_tiers(p, RULES)) == ["high", "medium", "medium", "low", "low"]
-    stricter = ScoringSettings(high_risk_probability=0.9, medium_risk_probability=0.5)
-    assert list(steps.risk_tiers(p, stricter)) == ["medium", "medium", "low", "low", "low"]
+def test_risk_tiers_are_shares_of_the_customers_most_likely_to_churn():
+    # a high base rate (the demo's): most customers above 0.6, yet only a fifth is "high"
+    p = np.linspace(0.05, 0.95, 1_000)[::-1]
+    tiers = steps.risk_tiers(p, RULES)
+    assert (tiers[:200] == "high").all() and (tiers[200:500] == "medium").all()
+    assert (tiers[500:] == "low").all()
+    cuts = steps.risk_cut_points(p, RULES)
+    assert cuts["high"] == pytest.approx(np.quantile(p, 0.8))
+    narrower = ScoringSettings(high_risk_share=0.05, medium_risk_share=0.1)
+    assert list(steps.risk_tiers(p, narrower)).count("high") == 50
+    # tied probabilities share their tier (an isotonic calibration has plateaus)
+    tied = np.array([0.9] * 4 + [0.2] * 6)
+    assert list(steps.risk_tiers(tied, RULES)).count("high") == 4
 
 
 def test_lifetime_value_one_year_horizon_three_periods():

@@ -229,12 +229,21 @@ def predict(models: ChampionModels, features: pd.DataFrame) -> Predictions:
     return Predictions(churn_p, clv, x_churn)
 
 
+def risk_cut_points(churn_p: np.ndarray, rules: ScoringSettings) -> dict[str, float]:
+    """The churn probabilities from which a customer is high or medium risk at this date.
+
+    Relative, as the value tiers are: the `high_risk_share` most likely to churn are high, the
+    next `medium_risk_share` medium. An absolute cut (P >= 0.6) says little where the base rate
+    is high (the demo's: two in three customers would be "high"); a share keeps every tier a
+    priority bucket of known size. Customers tied at a cut share its tier."""
+    return tier_thresholds(pd.Series(churn_p), rules.high_risk_share, rules.medium_risk_share)
+
+
 def risk_tiers(churn_p: np.ndarray, rules: ScoringSettings) -> np.ndarray:
-    """high from `high_risk_probability`, medium from `medium_risk_probability`, else low."""
+    """high, medium or low by `risk_cut_points` (inclusive)."""
+    cuts = risk_cut_points(churn_p, rules)
     return np.select(
-        [churn_p >= rules.high_risk_probability, churn_p >= rules.medium_risk_probability],
-        ["high", "medium"],
-        "low",
+        [churn_p >= cuts["high"], churn_p >= cuts["medium"]], ["high", "medium"], "low"
     )
 
 
