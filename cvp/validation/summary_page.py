@@ -91,7 +91,8 @@ def suite_thresholds(context: Any, table: str) -> dict[str, str]:
     return out
 
 
-def _observed(value: Any) -> str:
+def observed_text(value: Any) -> str:
+    """A stored `observed_value` (JSON text) as the page shows it."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     try:
@@ -113,7 +114,7 @@ def _suite(table: str, rows: pd.DataFrame, thresholds: dict[str, str]) -> dict[s
                 "severity": r.severity,
                 "success": bool(r.success),
                 "expected": thresholds.get(r.expectation, ""),
-                "observed": _observed(r.observed_value),
+                "observed": observed_text(r.observed_value),
                 "unexpected": "" if pd.isna(r.unexpected_count) else f"{int(r.unexpected_count):,}",
                 "sample": "" if pd.isna(r.sample_values) else _short(r.sample_values),
             }
