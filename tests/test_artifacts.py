@@ -3,6 +3,7 @@ Prefect server after the score and plan flows ran on the session's trained wareh
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 
@@ -102,7 +103,8 @@ def test_scoring_and_plan_artifacts(trained_env):
 
     plan_state = plan_flow(SECOND, 2_000.0, return_state=True)
     totals = plan_state.result()
-    plan = pd.DataFrame(_artifact("retention-plan", plan_state.state_details.flow_run_id))
+    data = _artifact("retention-plan", plan_state.state_details.flow_run_id)
+    plan = pd.DataFrame(json.loads(data) if isinstance(data, str) else data)
     assert {"action", "channel", "customers", "cost", "expected_saved_value", "control"} <= set(
         plan.columns
     )

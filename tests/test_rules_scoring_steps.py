@@ -31,6 +31,19 @@ def test_risk_tiers_are_shares_of_the_customers_most_likely_to_churn():
     assert list(steps.risk_tiers(tied, RULES)).count("high") == 4
 
 
+def test_risk_tier_shares_leave_the_churned_out():
+    # 400 churned customers (P near 1) would fill the whole top fifth of 1,000: the shares are
+    # taken among the 600 still retainable, and the churned are above every cut
+    p = np.concatenate([np.full(400, 0.99), np.linspace(0.9, 0.1, 600)])
+    stage = np.array(["churned"] * 400 + ["active"] * 600)
+    out = pd.DataFrame({"churn_probability": p, "lifecycle_stage": stage})
+    tiers = steps.risk_tier_column(out, RULES)["risk_tier"].to_numpy()
+    assert (tiers[:400] == "high").all()
+    active = tiers[400:]
+    assert (active[:120] == "high").all() and (active[120:300] == "medium").all()
+    assert (active[300:] == "low").all()
+
+
 def test_lifetime_value_one_year_horizon_three_periods():
     # horizon 365 d over 3 years: 3 periods; discount per period 10%; survival 0.5
     # factor = 0.5 / 1.1 = 0.454545...; 100 * (1 + 0.454545 + 0.206612) = 166.1157
@@ -223,7 +236,7 @@ def test_risk_and_value_columns():
         x_churn=pd.DataFrame(index=[0, 1]),
     )
     got = steps.risk_and_value_columns(pd.Series(["a", "b"]), predicted, 365, RULES)
-    assert list(got["risk_tier"]) == ["high", "low"]
+    assert "risk_tier" not in got  # it needs the lifecycle stage: `risk_tier_column`
     # one-year horizon, three periods at 10%: 100 x (1 + 0.3/1.1 + (0.3/1.1)^2) = 134.7107;
     # 40 x (1 + 0.9/1.1 + (0.9/1.1)^2) = 40 x 2.487603 = 99.5041
     assert list(got["clv_lifetime"]) == pytest.approx([134.7107, 99.5041], abs=1e-3)
