@@ -89,7 +89,10 @@ class ScoringSettings(BaseModel):
     """Business rules for turning predictions into tiers, actions and plans."""
 
     high_risk_share: float = Field(
-        0.2, gt=0, lt=1, description="share of the not-yet-churned most likely to churn: tier high"
+        0.2,
+        gt=0,
+        lt=1,
+        description="share of the not lapsed/churned most likely to churn: tier high",
     )
     medium_risk_share: float = Field(0.3, gt=0, lt=1, description="next share: risk tier medium")
     high_value_share: float = Field(0.2, gt=0, lt=1, description="top share of the value index")

@@ -31,11 +31,11 @@ def test_risk_tiers_are_shares_of_the_customers_most_likely_to_churn():
     assert list(steps.risk_tiers(tied, RULES)).count("high") == 4
 
 
-def test_risk_tier_shares_leave_the_churned_out():
-    # 400 churned customers (P near 1) would fill the whole top fifth of 1,000: the shares are
-    # taken among the 600 still retainable, and the churned are above every cut
+def test_risk_tier_shares_leave_the_lapsed_and_churned_out():
+    # 400 lapsed or churned customers (P near 1) would fill the whole top fifth of 1,000: the
+    # shares are taken among the 600 still retainable, and the others are above every cut
     p = np.concatenate([np.full(400, 0.99), np.linspace(0.9, 0.1, 600)])
-    stage = np.array(["churned"] * 400 + ["active"] * 600)
+    stage = np.array(["churned"] * 300 + ["lapsed"] * 100 + ["active"] * 600)
     out = pd.DataFrame({"churn_probability": p, "lifecycle_stage": stage})
     tiers = steps.risk_tier_column(out, RULES)["risk_tier"].to_numpy()
     assert (tiers[:400] == "high").all()

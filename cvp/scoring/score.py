@@ -230,7 +230,8 @@ def predict(models: ChampionModels, features: pd.DataFrame) -> Predictions:
     return Predictions(churn_p, clv, x_churn)
 
 
-RETAINABLE_EXCLUDES = ("churned",)  # lifecycle stages a retention team can no longer keep
+# lifecycle stages past retention (quiet for `lapsed_after_days` or longer): win-back, not keep
+RETAINABLE_EXCLUDES = ("lapsed", "churned")
 
 
 def risk_cut_points(
@@ -239,11 +240,11 @@ def risk_cut_points(
     """The churn probabilities from which a customer is high or medium risk at this date.
 
     Relative, as the value tiers are: among the customers who can still be kept (`retainable`:
-    not in a churned stage), the `high_risk_share` most likely to churn are high and the next
+    not lapsed or churned), the `high_risk_share` most likely to churn are high and the next
     `medium_risk_share` medium. An absolute cut (P >= 0.6) says little where the base rate is
     high (most customers would be "high"); a share keeps the tiers priority buckets of known
-    size, and leaving the churned out keeps "high" from meaning "gone a year ago". Customers
-    tied at a cut share its tier."""
+    size, and leaving the lapsed and churned out keeps "high" from meaning "gone months ago"
+    (the same cut points then tier them). Customers tied at a cut share its tier."""
     base = churn_p if retainable is None or not np.any(retainable) else churn_p[retainable]
     return tier_thresholds(pd.Series(base), rules.high_risk_share, rules.medium_risk_share)
 
@@ -251,8 +252,7 @@ def risk_cut_points(
 def risk_tiers(
     churn_p: np.ndarray, rules: ScoringSettings, retainable: np.ndarray | None = None
 ) -> np.ndarray:
-    """high, medium or low by `risk_cut_points` (inclusive); churned customers, above every
-    cut, are high."""
+    """high, medium or low by `risk_cut_points` (inclusive)."""
     cuts = risk_cut_points(churn_p, rules, retainable)
     return np.select(
         [churn_p >= cuts["high"], churn_p >= cuts["medium"]], ["high", "medium"], "low"
