@@ -83,7 +83,8 @@ def _setup() -> None:
     Prefect is imported), release connections at exit."""
     global _prefect
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # INFO reaches the API (the run pages); the terminal's console handler stays at CRITICAL
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
     os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -483,9 +484,10 @@ def score(
     for column in ("risk_tier", "value_tier", "lifecycle_stage", "rfm_segment", "next_best_action"):
         counts = scores[column].value_counts()
         console.print(f"{column:<17} " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    console.print(
-        f"alerts            {len(result.alerts):,}; total expected loss {scores['expected_loss'].sum():,.0f}"
-    )
+    from cvp.scoring.summary import alert_line
+
+    console.print(f"alerts            {alert_line(result)}")
+    console.print(f"expected loss     {scores['expected_loss'].sum():,.0f} in total")
     if result.consent is not None:
         counts = result.consent.summary()
         console.print(
@@ -513,8 +515,15 @@ def plan(
     if campaign:
         _plan_campaign(campaign, as_of.date(), budget)
         return
+    from cvp.actions.plan_summary import plan_breakdown, stored_plan
+    from cvp.config import get_settings
+    from cvp.data.warehouse import get_engine
+
     with _orchestrated():
         totals = plan_flow(as_of=as_of.date(), budget=budget)
+    with get_engine(get_settings().warehouse_url).connect() as conn:
+        breakdown = plan_breakdown(stored_plan(conn, as_of.date()))
+    console.print(_plan_table(breakdown, f"Retention plan as of {as_of.date()}"))
     console.print(
         f"budget {totals.budget:,.2f}: reach {totals.reach:,} customers, control group {totals.control:,} (held out), "
         f"cost {totals.cost:,.2f}, expected saved value {totals.expected_saved_value:,.2f}, ROI {totals.roi:.2f}"
@@ -522,6 +531,28 @@ def plan(
     if totals.reason_empty:
         console.print(f"[yellow]{escape(totals.reason_empty)}[/yellow]")
     console.print("written to retention_plan")
+
+
+def _plan_table(breakdown, title: str) -> Table:
+    """By action and channel: customers contacted, cost, expected saved value, control group."""
+    table = Table(title=title)
+    table.add_column("action")
+    table.add_column("channel")
+    for name in ("customers", "cost", "expected saved value", "control group"):
+        table.add_column(name, justify="right")
+    last = len(breakdown) - 1
+    for i, row in enumerate(breakdown.itertuples()):
+        table.add_row(
+            row.action,
+            row.channel,
+            f"{row.customers:,}",
+            f"{row.cost:,.2f}",
+            f"{row.expected_saved_value:,.2f}",
+            f"{row.control:,}",
+            style="bold" if i == last else None,
+            end_section=i == last - 1,
+        )
+    return table
 
 
 def _plan_campaign(name: str, as_of, budget: float) -> None:

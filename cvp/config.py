@@ -88,8 +88,13 @@ class LifecycleSettings(BaseModel):
 class ScoringSettings(BaseModel):
     """Business rules for turning predictions into tiers, actions and plans."""
 
-    high_risk_probability: float = Field(0.6, gt=0, lt=1)
-    medium_risk_probability: float = Field(0.3, gt=0, lt=1)
+    high_risk_share: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="share of the not lapsed/churned most likely to churn: tier high",
+    )
+    medium_risk_share: float = Field(0.3, gt=0, lt=1, description="next share: risk tier medium")
     high_value_share: float = Field(0.2, gt=0, lt=1, description="top share of the value index")
     medium_value_share: float = Field(0.3, gt=0, lt=1, description="next share after the top")
     control_share: float = Field(0.1, ge=0, lt=1, description="held out of every campaign")
@@ -103,8 +108,8 @@ class ScoringSettings(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> ScoringSettings:
-        if self.medium_risk_probability >= self.high_risk_probability:
-            raise ValueError("scoring.medium_risk_probability must be below high_risk_probability")
+        if self.high_risk_share + self.medium_risk_share >= 1:
+            raise ValueError("scoring.high_risk_share + medium_risk_share must be below 1")
         if self.high_value_share + self.medium_value_share >= 1:
             raise ValueError("scoring.high_value_share + medium_value_share must be below 1")
         return self
