@@ -841,7 +841,7 @@ def launch(
     from flows.campaigns import launch_flow
 
     try:
-        precheck(get_settings(), name, "launch")
+        precheck(get_settings(), name, "launch", imported=imported)
         with _orchestrated():
             touches = launch_flow(
                 name=name,
@@ -923,7 +923,7 @@ def measure(
     for r in result.results.itertuples():
         fmt = "{:,.2f}" if r.metric == "revenue" else "{:.3f}"
         table.add_row(
-            "all" if r.segment_type == "overall" else f"{r.segment_type}={r.segment}",
+            "all" if r.segment_type == "overall" else f"{r.segment_type.split('_')[0]}={r.segment}",
             r.metric,
             f"{r.n_treatment:,}",
             f"{r.n_control:,}",

@@ -215,9 +215,11 @@ def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
     cvp = str(Path(sys.executable).with_name("cvp"))
     run_campaign_plan(scored, "K9", SCORED, budget=300.0)
     run_launch(scored, "K9")
+    run_campaign_plan(scored, "K8", SCORED, budget=300.0)
     dispose_engines()  # DuckDB: one process holds the file
     for args, message in [
         (["launch", "NOPE"], "no campaign NOPE: plan it with `cvp plan --campaign NOPE"),
+        (["launch", "K8", "--imported"], "no contacts with campaign = K8 in marketing_touches"),
         (["measure", "K9", "--as-of", "2026-01-15"], "outcome window ends"),
         (["plan", "--campaign", "K9", "--as-of", "2025-12-31", "--budget", "5"], "already"),
     ]:

@@ -8,7 +8,7 @@ from datetime import date
 import mlflow
 
 from cvp.audit import audited
-from cvp.campaigns.launch import adopt_imported_touches, launch_campaign
+from cvp.campaigns.launch import adopt_imported_touches, first_imported_contact, launch_campaign
 from cvp.campaigns.ledger import CampaignPlan, check_campaign, plan_campaign
 from cvp.campaigns.measure import Measurement, measure_campaign
 from cvp.campaigns.reconcile import TouchReconciliation
@@ -22,10 +22,18 @@ from cvp.experiments.tracking import tracked_run
 CAMPAIGN_EXPERIMENT = "campaigns"
 
 
-def precheck(settings: Settings, name: str, action: str, as_of: date | None = None) -> None:
+def precheck(
+    settings: Settings,
+    name: str,
+    action: str,
+    as_of: date | None = None,
+    imported: bool = False,
+) -> None:
     """Fail fast, before a flow starts, with the same message the job would give."""
     with get_engine(settings.warehouse_url).connect() as conn:
         check_campaign(conn, name, action, as_of)
+        if imported:
+            first_imported_contact(conn, name)
 
 
 def run_campaign_plan(

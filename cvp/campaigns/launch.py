@@ -52,13 +52,8 @@ def _mark_launched(conn: Connection, name: str, when: date) -> TouchReconciliati
     return result
 
 
-def adopt_imported_touches(
-    conn: Connection, name: str, launch_date: date | None = None
-) -> TouchReconciliation:
-    """Launch on the touches a channel system sent (already in `marketing_touches`): the
-    launch day is `launch_date` or the day of the first contact."""
-    row = check_campaign(conn, name, "launch")
-    assert row is not None  # only planning may find no campaign
+def first_imported_contact(conn: Connection, name: str) -> date:
+    """Day of the campaign's first contact in `marketing_touches`; refuses when there is none."""
     mt = schema.marketing_touches
     first = conn.execute(
         sa.select(sa.func.min(mt.c.ts)).where(mt.c.campaign == name, mt.c.channel.is_not(None))
@@ -68,7 +63,17 @@ def adopt_imported_touches(
             f"no contacts with campaign = {name} in marketing_touches: import the channel "
             "system's file with `cvp ingest marketing_touches FILE` first"
         )
-    when = launch_date or pd.Timestamp(first).date()
+    return pd.Timestamp(first).date()
+
+
+def adopt_imported_touches(
+    conn: Connection, name: str, launch_date: date | None = None
+) -> TouchReconciliation:
+    """Launch on the touches a channel system sent (already in `marketing_touches`): the
+    launch day is `launch_date` or the day of the first contact."""
+    row = check_campaign(conn, name, "launch")
+    assert row is not None  # only planning may find no campaign
+    when = launch_date or first_imported_contact(conn, name)
     _check_launch_date(row, when)
     return _mark_launched(conn, name, when)
 
