@@ -43,7 +43,10 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
 
 
 def active_population(snapshot: pd.DataFrame, lapsed_after_days: int) -> pd.DataFrame:
-    """Customers with a purchase within `lapsed_after_days` of the snapshot date."""
+    """Customers with a purchase within `lapsed_after_days` of the snapshot date (everyone
+    when the snapshot has no recency, e.g. no transactions yet)."""
+    if "recency_days" not in snapshot:
+        return snapshot
     recency = pd.to_numeric(snapshot["recency_days"], errors="coerce")
     return snapshot[recency <= lapsed_after_days]
 
