@@ -163,6 +163,15 @@ def generate(
         Path | None,
         typer.Option(help="Write source-style CSV files here instead of loading the warehouse."),
     ] = None,
+    drift_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--drift-date",
+            formats=["%Y-%m-%d"],
+            help="Plant a behaviour shift from this day: spend per purchase x1.8, 80% of "
+            "purchases move to the app (for `cvp monitor`).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a seeded synthetic customer base with planted ground truth."""
     from cvp.config import get_settings
@@ -177,8 +186,11 @@ def generate(
             end=end.date() if end else defaults.end,
             inject_errors=inject_errors,
             export_dir=export_dir,
+            drift_date=drift_date.date() if drift_date else None,
         )
     console.print(_counts_table("Generated rows", result.row_counts))
+    if drift_date:
+        console.print(f"planted drift from {drift_date.date()}: spend x1.8, purchases to the app")
     for table, path in result.landing_files.items():
         console.print(f"landing file  {table:<18} {path}")
     console.print(f"data fingerprint {result.fingerprint[:16]}  mlflow run {result.mlflow_run_id}")
@@ -870,23 +882,36 @@ def launch(
         datetime | None,
         typer.Option("--date", formats=["%Y-%m-%d"], help="Launch day; default the planned one."),
     ] = None,
+    imported: Annotated[
+        bool,
+        typer.Option(
+            "--imported",
+            help="A channel system sent it: launch on its touches already imported with "
+            "`cvp ingest marketing_touches` (campaign = NAME) instead of writing them.",
+        ),
+    ] = False,
 ) -> None:
-    """Launch a planned campaign: write its contacts (and held-out controls) to marketing_touches."""
+    """Launch a planned campaign: write its contacts (and held-out controls) to marketing_touches,
+    or adopt a channel system's imported touches; either way reconcile them with the arms."""
     from cvp.campaigns.jobs import precheck
     from cvp.campaigns.ledger import CampaignError
     from cvp.config import get_settings
     from flows.campaigns import launch_flow
 
     try:
-        precheck(get_settings(), name, "launch")
+        precheck(get_settings(), name, "launch", imported=imported)
         with _orchestrated():
-            written = launch_flow(
-                name=name, launch_date=launch_date.date() if launch_date else None
+            touches = launch_flow(
+                name=name,
+                launch_date=launch_date.date() if launch_date else None,
+                imported=imported,
             )
     except CampaignError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"campaign {name} launched: {written:,} rows in marketing_touches")
+    console.print(f"campaign {name} launched; touches in marketing_touches:")
+    for line in touches.lines():
+        console.print(f"  {line}")
 
 
 @app.command(name="simulate-response")
@@ -940,7 +965,8 @@ def measure(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     start, end = result.window
-    table = Table(title=f"campaign {name}: outcome window {start} to {end} (95% intervals)")
+    level = get_settings().campaigns.confidence
+    table = Table(title=f"campaign {name}: outcome window {start} to {end} ({level:.0%} intervals)")
     for column in (
         "segment",
         "metric",
@@ -955,7 +981,7 @@ def measure(
     for r in result.results.itertuples():
         fmt = "{:,.2f}" if r.metric == "revenue" else "{:.3f}"
         table.add_row(
-            "all" if r.segment_type == "overall" else f"{r.segment_type}={r.segment}",
+            "all" if r.segment_type == "overall" else f"{r.segment_type.split('_')[0]}={r.segment}",
             r.metric,
             f"{r.n_treatment:,}",
             f"{r.n_control:,}",
@@ -970,6 +996,9 @@ def measure(
         f"incremental revenue {revenue['incremental_revenue']:,.2f}, cost {revenue['cost']:,.2f}, "
         f"ROI {revenue['roi']:.2f}; written to campaign_results and MLflow (experiment 'campaigns')"
     )
+    console.print("intention to treat: every customer is measured in the arm drawn for them")
+    for line in result.touches.lines():
+        console.print(f"  {line}")
 
 
 @app.command()
@@ -1022,9 +1051,19 @@ def monitor(
         console.print(table)
     for note in result.notes:
         console.print(note)
-    console.print(
-        f"drifted features ({len(result.drifted)}): " + (", ".join(result.drifted) or "none")
+    drift = result.drift
+    calendar = (
+        set(drift.loc[drift["calendar"].fillna(False).astype(bool), "feature"])
+        if not drift.empty
+        else set()
     )
+    counted = [f for f in result.drifted if f not in calendar]
+    console.print(f"drifted features ({len(counted)}): " + (", ".join(counted) or "none"))
+    if set(result.drifted) & calendar:
+        console.print(
+            "drifted with the calendar, not counted: "
+            + ", ".join(f for f in result.drifted if f in calendar)
+        )
     console.print(f"retrain: {'yes' if result.retrain else 'no'}")
     for reason in result.reasons:
         console.print(f"  - {reason}")

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from cvp.config import (
+    CampaignSettings,
     LifecycleSettings,
+    MonitoringSettings,
     PromotionSettings,
     ScoringSettings,
     Settings,
@@ -22,6 +24,8 @@ SECTIONS = {
     "promotion": PromotionSettings,
     "scoring": ScoringSettings,
     "lifecycle": LifecycleSettings,
+    "campaigns": CampaignSettings,
+    "monitoring": MonitoringSettings,
 }
 
 
