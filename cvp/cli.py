@@ -83,7 +83,8 @@ def _setup() -> None:
     Prefect is imported), release connections at exit."""
     global _prefect
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # INFO reaches the API (the run pages); the terminal's console handler stays at CRITICAL
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
     os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -162,6 +163,15 @@ def generate(
         Path | None,
         typer.Option(help="Write source-style CSV files here instead of loading the warehouse."),
     ] = None,
+    drift_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--drift-date",
+            formats=["%Y-%m-%d"],
+            help="Plant a behaviour shift from this day: spend per purchase x1.8, 80% of "
+            "purchases move to the app (for `cvp monitor`).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a seeded synthetic customer base with planted ground truth."""
     from cvp.config import get_settings
@@ -176,8 +186,11 @@ def generate(
             end=end.date() if end else defaults.end,
             inject_errors=inject_errors,
             export_dir=export_dir,
+            drift_date=drift_date.date() if drift_date else None,
         )
     console.print(_counts_table("Generated rows", result.row_counts))
+    if drift_date:
+        console.print(f"planted drift from {drift_date.date()}: spend x1.8, purchases to the app")
     for table, path in result.landing_files.items():
         console.print(f"landing file  {table:<18} {path}")
     console.print(f"data fingerprint {result.fingerprint[:16]}  mlflow run {result.mlflow_run_id}")
@@ -483,9 +496,10 @@ def score(
     for column in ("risk_tier", "value_tier", "lifecycle_stage", "rfm_segment", "next_best_action"):
         counts = scores[column].value_counts()
         console.print(f"{column:<17} " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    console.print(
-        f"alerts            {len(result.alerts):,}; total expected loss {scores['expected_loss'].sum():,.0f}"
-    )
+    from cvp.scoring.summary import alert_line
+
+    console.print(f"alerts            {alert_line(result)}")
+    console.print(f"expected loss     {scores['expected_loss'].sum():,.0f} in total")
     if result.consent is not None:
         counts = result.consent.summary()
         console.print(
@@ -513,8 +527,15 @@ def plan(
     if campaign:
         _plan_campaign(campaign, as_of.date(), budget)
         return
+    from cvp.actions.plan_summary import plan_breakdown, stored_plan
+    from cvp.config import get_settings
+    from cvp.data.warehouse import get_engine
+
     with _orchestrated():
         totals = plan_flow(as_of=as_of.date(), budget=budget)
+    with get_engine(get_settings().warehouse_url).connect() as conn:
+        breakdown = plan_breakdown(stored_plan(conn, as_of.date()))
+    console.print(_plan_table(breakdown, f"Retention plan as of {as_of.date()}"))
     console.print(
         f"budget {totals.budget:,.2f}: reach {totals.reach:,} customers, control group {totals.control:,} (held out), "
         f"cost {totals.cost:,.2f}, expected saved value {totals.expected_saved_value:,.2f}, ROI {totals.roi:.2f}"
@@ -522,6 +543,28 @@ def plan(
     if totals.reason_empty:
         console.print(f"[yellow]{escape(totals.reason_empty)}[/yellow]")
     console.print("written to retention_plan")
+
+
+def _plan_table(breakdown, title: str) -> Table:
+    """By action and channel: customers contacted, cost, expected saved value, control group."""
+    table = Table(title=title)
+    table.add_column("action")
+    table.add_column("channel")
+    for name in ("customers", "cost", "expected saved value", "control group"):
+        table.add_column(name, justify="right")
+    last = len(breakdown) - 1
+    for i, row in enumerate(breakdown.itertuples()):
+        table.add_row(
+            row.action,
+            row.channel,
+            f"{row.customers:,}",
+            f"{row.cost:,.2f}",
+            f"{row.expected_saved_value:,.2f}",
+            f"{row.control:,}",
+            style="bold" if i == last else None,
+            end_section=i == last - 1,
+        )
+    return table
 
 
 def _plan_campaign(name: str, as_of, budget: float) -> None:
@@ -839,23 +882,36 @@ def launch(
         datetime | None,
         typer.Option("--date", formats=["%Y-%m-%d"], help="Launch day; default the planned one."),
     ] = None,
+    imported: Annotated[
+        bool,
+        typer.Option(
+            "--imported",
+            help="A channel system sent it: launch on its touches already imported with "
+            "`cvp ingest marketing_touches` (campaign = NAME) instead of writing them.",
+        ),
+    ] = False,
 ) -> None:
-    """Launch a planned campaign: write its contacts (and held-out controls) to marketing_touches."""
+    """Launch a planned campaign: write its contacts (and held-out controls) to marketing_touches,
+    or adopt a channel system's imported touches; either way reconcile them with the arms."""
     from cvp.campaigns.jobs import precheck
     from cvp.campaigns.ledger import CampaignError
     from cvp.config import get_settings
     from flows.campaigns import launch_flow
 
     try:
-        precheck(get_settings(), name, "launch")
+        precheck(get_settings(), name, "launch", imported=imported)
         with _orchestrated():
-            written = launch_flow(
-                name=name, launch_date=launch_date.date() if launch_date else None
+            touches = launch_flow(
+                name=name,
+                launch_date=launch_date.date() if launch_date else None,
+                imported=imported,
             )
     except CampaignError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    console.print(f"campaign {name} launched: {written:,} rows in marketing_touches")
+    console.print(f"campaign {name} launched; touches in marketing_touches:")
+    for line in touches.lines():
+        console.print(f"  {line}")
 
 
 @app.command(name="simulate-response")
@@ -909,7 +965,8 @@ def measure(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     start, end = result.window
-    table = Table(title=f"campaign {name}: outcome window {start} to {end} (95% intervals)")
+    level = get_settings().campaigns.confidence
+    table = Table(title=f"campaign {name}: outcome window {start} to {end} ({level:.0%} intervals)")
     for column in (
         "segment",
         "metric",
@@ -924,7 +981,7 @@ def measure(
     for r in result.results.itertuples():
         fmt = "{:,.2f}" if r.metric == "revenue" else "{:.3f}"
         table.add_row(
-            "all" if r.segment_type == "overall" else f"{r.segment_type}={r.segment}",
+            "all" if r.segment_type == "overall" else f"{r.segment_type.split('_')[0]}={r.segment}",
             r.metric,
             f"{r.n_treatment:,}",
             f"{r.n_control:,}",
@@ -939,6 +996,9 @@ def measure(
         f"incremental revenue {revenue['incremental_revenue']:,.2f}, cost {revenue['cost']:,.2f}, "
         f"ROI {revenue['roi']:.2f}; written to campaign_results and MLflow (experiment 'campaigns')"
     )
+    console.print("intention to treat: every customer is measured in the arm drawn for them")
+    for line in result.touches.lines():
+        console.print(f"  {line}")
 
 
 @app.command()
@@ -991,9 +1051,19 @@ def monitor(
         console.print(table)
     for note in result.notes:
         console.print(note)
-    console.print(
-        f"drifted features ({len(result.drifted)}): " + (", ".join(result.drifted) or "none")
+    drift = result.drift
+    calendar = (
+        set(drift.loc[drift["calendar"].fillna(False).astype(bool), "feature"])
+        if not drift.empty
+        else set()
     )
+    counted = [f for f in result.drifted if f not in calendar]
+    console.print(f"drifted features ({len(counted)}): " + (", ".join(counted) or "none"))
+    if set(result.drifted) & calendar:
+        console.print(
+            "drifted with the calendar, not counted: "
+            + ", ".join(f for f in result.drifted if f in calendar)
+        )
     console.print(f"retrain: {'yes' if result.retrain else 'no'}")
     for reason in result.reasons:
         console.print(f"  - {reason}")

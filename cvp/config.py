@@ -88,8 +88,13 @@ class LifecycleSettings(BaseModel):
 class ScoringSettings(BaseModel):
     """Business rules for turning predictions into tiers, actions and plans."""
 
-    high_risk_probability: float = Field(0.6, gt=0, lt=1)
-    medium_risk_probability: float = Field(0.3, gt=0, lt=1)
+    high_risk_share: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="share of the not lapsed/churned most likely to churn: tier high",
+    )
+    medium_risk_share: float = Field(0.3, gt=0, lt=1, description="next share: risk tier medium")
     high_value_share: float = Field(0.2, gt=0, lt=1, description="top share of the value index")
     medium_value_share: float = Field(0.3, gt=0, lt=1, description="next share after the top")
     control_share: float = Field(0.1, ge=0, lt=1, description="held out of every campaign")
@@ -103,8 +108,8 @@ class ScoringSettings(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> ScoringSettings:
-        if self.medium_risk_probability >= self.high_risk_probability:
-            raise ValueError("scoring.medium_risk_probability must be below high_risk_probability")
+        if self.high_risk_share + self.medium_risk_share >= 1:
+            raise ValueError("scoring.high_risk_share + medium_risk_share must be below 1")
         if self.high_value_share + self.medium_value_share >= 1:
             raise ValueError("scoring.high_value_share + medium_value_share must be below 1")
         return self
@@ -165,12 +170,32 @@ class CampaignSettings(BaseModel):
 class MonitoringSettings(BaseModel):
     """`cvp monitor`: when drift, realised accuracy or age calls for retraining."""
 
-    psi_threshold: float = Field(0.2, gt=0, description="PSI above this = drifted")
-    ks_p_value: float = Field(0.01, gt=0, lt=1, description="KS p-value below this ...")
-    ks_min_statistic: float = Field(0.1, gt=0, lt=1, description="... and statistic above this")
+    psi_threshold: float = Field(
+        0.1, gt=0, description="a column drifts when PSI is above this ..."
+    )
+    ks_p_value: float = Field(
+        0.01, gt=0, lt=1, description="... and the KS test's p-value is below this"
+    )
     drift_bins: int = Field(10, ge=2, le=100, description="quantile bins of the training data")
-    retrain_drifted_features: int = Field(
-        3, ge=1, description="retrain when at least this many features drift"
+    calendar_features: list[str] = Field(
+        [
+            "tenure_days",
+            "subscription_tenure_days",
+            "frequency",
+            "monetary_total",
+            "refund_count",
+            "surveys_answered",
+        ],
+        description="features that move with the calendar by construction: reported, never counted",
+    )
+    retrain_drift_importance: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="retrain when drifted features carry this share of a champion's importance",
+    )
+    score_psi_threshold: float = Field(
+        0.2, gt=0, description="retrain when a score distribution's PSI is above this"
     )
     accuracy_margin: float = Field(
         0.05, ge=0, description="retrain when realised AUC / Gini is this far below the promise"
@@ -184,6 +209,12 @@ class MonitoringSettings(BaseModel):
         200,
         ge=1,
         description="groups with fewer customers in a rate's denominator are reported, not compared",
+    )
+    fairness_confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="a gap blocks only when its lower one-sided bound at this level is over the limit",
     )
     fairness_metrics: list[str] = Field(
         ["selection_rate", "true_positive_rate", "false_positive_rate"],

@@ -4,13 +4,24 @@ The library and the flows say what they are doing (`with stage("Training churn",
 `advance()`); the CLI decides how it looks (rich progress bars on a terminal). Nobody else
 listens by default, so a notebook or a worker pays nothing. The reporter is process-global, not
 a context variable, because Prefect runs tasks in worker threads that do not inherit contexts.
+
+Every stage is also a log line on the `cvp.progress` logger (started; units done; finished or
+failed, with the elapsed time): inside a Prefect run those lines are what its run page shows
+(`cvp.orchestration.run_logging`).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
+
+log = logging.getLogger(__name__)
+# where nobody configured logging (`--no-flow`, a notebook), Python's last-resort handler would
+# print warnings and errors to stderr next to the CLI's own one-line message: the CLI speaks
+log.addHandler(logging.NullHandler())
 
 
 class Reporter(Protocol):
@@ -42,6 +53,9 @@ def set_reporter(reporter: Reporter | None) -> None:
 @contextmanager
 def stage(name: str, total: int | None = None) -> Iterator[None]:
     """One named step; `total` known units (trials, files) make a bar, otherwise a spinner."""
+    log.info("%s%s", name, f" ({total} steps)" if total is not None else "")
+    _stages.append([name, total, 0])
+    started = time.monotonic()
     _reporter.begin(name, total)
     ok = False
     try:
@@ -49,11 +63,26 @@ def stage(name: str, total: int | None = None) -> Iterator[None]:
         ok = True
     finally:
         _reporter.end(ok)
+        if _stages:
+            _stages.pop()
+        elapsed = time.monotonic() - started
+        if ok:
+            log.info("%s: done in %.1f s", name, elapsed)
+        else:
+            log.error("%s: failed after %.1f s", name, elapsed)
+
+
+# name, total and units done of the open stages, for the log lines of `advance`
+_stages: list[list] = []
 
 
 def advance(steps: int = 1) -> None:
     """Count units of the current stage (a finished trial, an imported file)."""
     _reporter.advance(steps)
+    if _stages:
+        current = _stages[-1]
+        current[2] += steps
+        log.info("%s: %d/%s", current[0], current[2], current[1] if current[1] else "?")
 
 
 class RichReporter:

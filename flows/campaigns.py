@@ -9,6 +9,7 @@ from prefect import flow
 
 from cvp.campaigns.ledger import CampaignPlan
 from cvp.campaigns.measure import Measurement
+from cvp.campaigns.reconcile import TouchReconciliation
 from cvp.data.synthetic import CampaignResponse
 from tasks.campaigns import launch_task, measure_task, plan_campaign_task, simulate_task
 from tasks.data import init_task
@@ -23,9 +24,11 @@ def plan_campaign_flow(
 
 
 @flow(name="launch-campaign", log_prints=True)
-def launch_flow(name: str, launch_date: date | None = None) -> int:
+def launch_flow(
+    name: str, launch_date: date | None = None, imported: bool = False
+) -> TouchReconciliation:
     init_task()
-    return launch_task(name, launch_date)
+    return launch_task(name, launch_date, imported)
 
 
 @flow(name="simulate-response", log_prints=True)

@@ -20,9 +20,15 @@ def generate_flow(
     end: date = date(2025, 12, 31),
     inject_errors: bool = False,
     export_dir: Path | None = None,
+    drift_date: date | None = None,
 ) -> GenerateResult:
     init_task()
     config = GeneratorConfig(
-        customers=customers, seed=seed, start=start, end=end, inject_errors=inject_errors
+        customers=customers,
+        seed=seed,
+        start=start,
+        end=end,
+        inject_errors=inject_errors,
+        drift_date=drift_date,
     )
     return generate_task(config, export_dir)

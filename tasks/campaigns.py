@@ -10,6 +10,7 @@ from prefect.artifacts import create_table_artifact
 from cvp.campaigns.jobs import run_campaign_plan, run_launch, run_measure, run_simulate_response
 from cvp.campaigns.ledger import CampaignPlan
 from cvp.campaigns.measure import Measurement
+from cvp.campaigns.reconcile import TouchReconciliation
 from cvp.config import get_settings
 from cvp.data.synthetic import CampaignResponse
 
@@ -38,8 +39,8 @@ def plan_campaign_task(
 
 
 @task(name="launch-campaign")
-def launch_task(name: str, launch_date: date | None) -> int:
-    return run_launch(get_settings(), name, launch_date)
+def launch_task(name: str, launch_date: date | None, imported: bool = False) -> TouchReconciliation:
+    return run_launch(get_settings(), name, launch_date, imported)
 
 
 @task(name="simulate-response")

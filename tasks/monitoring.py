@@ -74,7 +74,9 @@ def decision_markdown(result: MonitorResult) -> str:
         top = result.drift.sort_values("psi", ascending=False).head(15)
         lines += ["", "| feature | PSI | KS | drifted |", "|---|---|---|---|"]
         lines += [
-            f"| {r.feature} | {r.psi:.3f} | {r.ks_statistic:.3f} | {'yes' if r.drifted else ''} |"
+            f"| {r.feature} | {r.psi:.3f} | {r.ks_statistic:.3f} | "
+            + ("calendar, not counted" if r.drifted and r.calendar else "yes" if r.drifted else "")
+            + " |"
             for r in top.itertuples()
         ]
     return "\n".join(lines)

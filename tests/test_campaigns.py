@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from cvp.campaigns.jobs import run_campaign_plan, run_launch, run_measure, run_simulate_response
 from cvp.campaigns.ledger import CampaignError
 from cvp.campaigns.measure import uplift_interval
+from cvp.data import schema
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig, campaign_response
 from cvp.data.warehouse import dispose_engines, get_engine, read_frame, write_frame
@@ -57,14 +58,22 @@ def test_replan_keeps_every_arm_and_launch_writes_touches(scored):
     stored = _read(settings, "SELECT * FROM campaigns WHERE campaign = 'R1'")
     assert stored["control_share"].iloc[0] == pytest.approx(0.3)
     assert stored["budget"].iloc[0] == 900.0 and stored["status"].iloc[0] == "planned"
-    written = run_launch(settings, "R1")
-    assert written == len(again)
+    launched = run_launch(settings, "R1")
+    treated = int(again.eq("treatment").sum())
+    assert (launched.contacts, launched.treatment, launched.control) == (
+        treated,
+        treated,
+        len(again) - treated,
+    )
+    assert launched.touched_control == launched.untouched_treatment == 0
     touches = _read(settings, "SELECT * FROM marketing_touches WHERE campaign = 'R1'")
     assert len(touches) == len(again)
     assert touches.set_index("customer_id")["arm"].sort_index().equals(again.sort_index())
     assert touches.loc[touches["arm"] == "control", "cost"].eq(0).all()
-    assert run_launch(settings, "R1") == written  # idempotent
-    assert len(_read(settings, "SELECT * FROM marketing_touches WHERE campaign = 'R1'")) == written
+    assert run_launch(settings, "R1") == launched  # idempotent
+    assert len(_read(settings, "SELECT * FROM marketing_touches WHERE campaign = 'R1'")) == len(
+        again
+    )
     with pytest.raises(CampaignError, match="already launched"):
         run_campaign_plan(settings, "R1", SCORED, budget=100.0)
     with pytest.raises(CampaignError, match="outcome window ends"):
@@ -174,7 +183,7 @@ def test_ledger_launch_and_measurement_on_both_backends(settings):
     arms = plan.assignments.set_index("customer_id")["arm"]
     again = run_campaign_plan(settings, "P1", day, budget=10_000.0).assignments
     assert again.set_index("customer_id")["arm"].loc[arms.index].eq(arms).all()
-    assert run_launch(settings, "P1") == len(arms)
+    assert run_launch(settings, "P1").treatment + run_launch(settings, "P1").control == len(arms)
     truth = run_simulate_response(settings, "P1", effect=0.5, seed=1)
     measured = run_measure(settings, "P1", as_of=date(2025, 12, 31))
     repurchase = measured.overall("repurchase")
@@ -206,9 +215,11 @@ def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
     cvp = str(Path(sys.executable).with_name("cvp"))
     run_campaign_plan(scored, "K9", SCORED, budget=300.0)
     run_launch(scored, "K9")
+    run_campaign_plan(scored, "K8", SCORED, budget=300.0)
     dispose_engines()  # DuckDB: one process holds the file
     for args, message in [
         (["launch", "NOPE"], "no campaign NOPE: plan it with `cvp plan --campaign NOPE"),
+        (["launch", "K8", "--imported"], "no contacts with campaign = K8 in marketing_touches"),
         (["measure", "K9", "--as-of", "2026-01-15"], "outcome window ends"),
         (["plan", "--campaign", "K9", "--as-of", "2025-12-31", "--budget", "5"], "already"),
     ]:
@@ -228,6 +239,59 @@ def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
         check=False,
     )
     assert out.returncode == 1 and "no champion models to monitor" in out.stdout
+
+
+def test_imported_touches_are_reconciled_and_measured_as_assigned(scored):
+    """A channel system's touches for T1 (imported into marketing_touches): 5 treatment
+    customers dropped, 3 control customers contacted, 4 customers outside the campaign."""
+    settings = scored
+    plan = run_campaign_plan(settings, "T1", SCORED, budget=1_500.0, control_share=0.3)
+    arms = plan.assignments.set_index("customer_id")["arm"]
+    treated, control = arms.index[arms == "treatment"], arms.index[arms == "control"]
+    everyone = _read(settings, "SELECT customer_id FROM customers ORDER BY customer_id")
+    outside = [c for c in everyone["customer_id"] if c not in arms.index][:4]
+    with pytest.raises(CampaignError, match="no contacts with campaign = T1"):
+        run_launch(settings, "T1", imported=True)
+    sent = [*treated[5:], *control[:3], *outside]
+    touches = pd.DataFrame(
+        {
+            "touch_id": [f"ext{i:05d}" for i in range(len(sent))],
+            "customer_id": sent,
+            "ts": datetime(2026, 1, 2, 10, 30),
+            "campaign": "T1",
+            "arm": "treatment",  # what the channel system believes; the ledger decides
+            "channel": "email",
+            "offer": "10pct",
+            "cost": 2.0,
+            "responded": pd.array([None] * len(sent), dtype="boolean"),
+        }
+    )
+    with get_engine(settings.warehouse_url).begin() as conn:
+        write_frame(conn, schema.marketing_touches, touches)
+    launched = run_launch(settings, "T1", imported=True)
+    assert launched.contacts == len(sent)
+    assert (launched.untouched_treatment, launched.touched_control, launched.touched_outside) == (
+        5,
+        3,
+        4,
+    )
+    assert launched.outside_cost == pytest.approx(8.0)
+    assert launched.contamination == pytest.approx(3 / len(control))
+    lines = " ".join(launched.lines())
+    assert "contamination: 3 of" in lines and "5 treatment customers were never contacted" in lines
+    row = _read(settings, "SELECT * FROM campaigns WHERE campaign = 'T1'").iloc[0]
+    assert row["status"] == "launched" and row["launch_date"] == date(2026, 1, 2)
+    assert (row["touched_control"], row["untouched_treatment"], row["touched_outside"]) == (3, 5, 4)
+    # launched on the imported touches: none were added or replaced
+    assert len(_read(settings, "SELECT * FROM marketing_touches WHERE campaign = 'T1'")) == len(
+        sent
+    )
+    run_simulate_response(settings, "T1", effect=0.3, seed=5)
+    measured = run_measure(settings, "T1", as_of=date(2026, 11, 1))
+    repurchase = measured.overall("repurchase")
+    # intention to treat: the uncontacted stay treated, the contacted controls stay controls
+    assert (repurchase["n_treatment"], repurchase["n_control"]) == (len(treated), len(control))
+    assert measured.touches == launched
 
 
 @pytest.mark.parametrize("effect", [0.35, 0.0])

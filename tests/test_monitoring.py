@@ -17,14 +17,14 @@ from cvp.data.warehouse import dispose_engines, get_engine, read_frame
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
-from cvp.monitoring.drift import drift_table, psi
+from cvp.monitoring.drift import drift_table, drifted_importance_share, psi
 from cvp.monitoring.jobs import run_monitor
 from tests.conftest import TEST_KEY, make_settings
 
 pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
 
 TRAINED = date(2025, 6, 30)
-SCORED = (date(2025, 6, 30), date(2025, 9, 15), date(2025, 12, 31))
+SCORED = (date(2025, 6, 30), date(2025, 9, 30), date(2025, 12, 31))
 DRIFT = date(2025, 11, 1)
 PLANTED = {"spend_30d", "spend_90d", "channel_share_app"}
 
@@ -39,19 +39,63 @@ def test_psi_and_ks_do_not_flag_samples_of_one_distribution():
     flagged = drift_table(reference, shifted, ["x"], rules)
     assert flagged["drifted"].all() and flagged["psi"].iloc[0] > rules.psi_threshold
     assert psi(reference["x"].to_numpy(), reference["x"].to_numpy()) == pytest.approx(0, abs=1e-9)
+    # a calendar feature is reported as drifted but carries no weight in the decision
+    calendar = drift_table(
+        reference.assign(tenure_days=reference["x"]),
+        shifted.assign(tenure_days=shifted["x"]),
+        ["tenure_days", "x"],
+        rules,
+    )
+    assert calendar["drifted"].all() and calendar.set_index("feature")["calendar"].to_dict() == {
+        "tenure_days": True,
+        "x": False,
+    }
+    importance = pd.Series({"tenure_days": 3.0, "x": 1.0, "unused": 4.0})
+    assert drifted_importance_share(calendar, importance) == pytest.approx(1 / 8)
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory):
+def histories(tmp_path_factory):
+    """One seed, two warehouses sharing one MLflow store: `drifted` has the planted shift from
+    DRIFT on, `plain` has none. Both are identical before DRIFT, so the model trained on
+    `drifted` at TRAINED (before the shift) is the champion of both; each is scored on SCORED."""
     root = tmp_path_factory.mktemp("monitoring")
-    settings = make_settings(root, f"duckdb:///{root / 'warehouse.duckdb'}")
-    upgrade_warehouse(get_engine(settings.warehouse_url))
-    run_generate(settings, GeneratorConfig(customers=3_000, seed=13, drift_date=DRIFT))
-    run_train(settings, TrainingConfig(as_of=TRAINED, trials=2))
-    for day in SCORED:
-        run_score(settings, day)
-    yield settings
+    drifted = make_settings(root, f"duckdb:///{root / 'warehouse.duckdb'}")
+    plain = make_settings(root, f"duckdb:///{root / 'plain.duckdb'}")
+    for settings, drift_date in ((drifted, DRIFT), (plain, None)):
+        upgrade_warehouse(get_engine(settings.warehouse_url))
+        run_generate(settings, GeneratorConfig(customers=3_000, seed=13, drift_date=drift_date))
+    run_train(drifted, TrainingConfig(as_of=TRAINED, trials=2))
+    for settings in (drifted, plain):
+        for day in SCORED:
+            run_score(settings, day)
+    yield {"drifted": drifted, "plain": plain}
     dispose_engines()
+
+
+@pytest.fixture(scope="module")
+def history(histories):
+    return histories["drifted"]
+
+
+def test_ordinary_months_are_not_drift(histories):
+    """No planted shift: three months after training the monitor does not retrain for drift,
+    and few features are flagged (six months on, still no drift reason)."""
+    settings = histories["plain"]
+    for day in SCORED[1:]:
+        result = run_monitor(settings, day)
+        assert not any("drifted" in r for r in result.reasons), (day, result.reasons)
+        counted = result.drift[
+            result.drift["drifted"]
+            & ~result.drift["calendar"].astype(bool)
+            & ~result.drift["feature"].str.startswith("score:")
+        ]
+        assert len(counted) <= 10, counted
+        assert not set(counted["feature"]) & PLANTED
+    three_months = run_monitor(settings, SCORED[1])
+    assert len(three_months.drifted) <= 3, three_months.drifted
+    # the only reason left is the model's age (92 days > 90)
+    assert three_months.retrain and all("days old" in r for r in three_months.reasons)
 
 
 def test_monitor_flags_planted_drift_and_reports_realised_accuracy(history):
@@ -67,7 +111,7 @@ def test_monitor_flags_planted_drift_and_reports_realised_accuracy(history):
     assert len(clv) == 2 and clv["promised"].notna().all()
     assert set(result.drifted) >= PLANTED, result.drift.sort_values("psi").tail(10)
     assert result.retrain
-    assert any("features drifted" in r for r in result.reasons)
+    assert any("features drifted carrying" in r and "clv champion" in r for r in result.reasons)
     assert any("days old" in r for r in result.reasons)  # trained 184 days before
     with get_engine(settings.warehouse_url).connect() as conn:
         stored = read_frame(conn, "SELECT * FROM realised_accuracy")

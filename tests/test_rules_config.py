@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from cvp.config import (
+    CampaignSettings,
     LifecycleSettings,
+    MonitoringSettings,
     PromotionSettings,
     ScoringSettings,
     Settings,
@@ -22,6 +24,8 @@ SECTIONS = {
     "promotion": PromotionSettings,
     "scoring": ScoringSettings,
     "lifecycle": LifecycleSettings,
+    "campaigns": CampaignSettings,
+    "monitoring": MonitoringSettings,
 }
 
 
@@ -43,7 +47,7 @@ def test_readme_documents_every_key(section):
 
 
 def test_inconsistent_thresholds_are_refused():
-    with pytest.raises(ValueError, match="medium_risk_probability"):
-        Settings(scoring={"high_risk_probability": 0.3, "medium_risk_probability": 0.5})
+    with pytest.raises(ValueError, match="high_risk_share"):
+        Settings(scoring={"high_risk_share": 0.6, "medium_risk_share": 0.4})
     with pytest.raises(ValueError, match="high_value_share"):
         Settings(scoring={"high_value_share": 0.6, "medium_value_share": 0.5})

@@ -13,14 +13,35 @@ from cvp.config import LifecycleSettings, ScoringSettings
 from cvp.privacy.consent import ScoringConsent
 from cvp.scoring import score as steps
 
-RULES = ScoringSettings()  # risk 0.6 / 0.3, discount 10%, 3 years, value drop 20%
+RULES = ScoringSettings()  # risk shares 20% / 30%, discount 10%, 3 years, value drop 20%
 
 
-def test_risk_tiers_use_the_configured_cut_points_inclusively():
-    p = np.array([0.6, 0.59, 0.3, 0.29, 0.0])
-    assert list(steps.risk_tiers(p, RULES)) == ["high", "medium", "medium", "low", "low"]
-    stricter = ScoringSettings(high_risk_probability=0.9, medium_risk_probability=0.5)
-    assert list(steps.risk_tiers(p, stricter)) == ["medium", "medium", "low", "low", "low"]
+def test_risk_tiers_are_shares_of_the_customers_most_likely_to_churn():
+    # a high base rate (the demo's): most customers above 0.6, yet only a fifth is "high"
+    p = np.linspace(0.05, 0.95, 1_000)[::-1]
+    tiers = steps.risk_tiers(p, RULES)
+    assert (tiers[:200] == "high").all() and (tiers[200:500] == "medium").all()
+    assert (tiers[500:] == "low").all()
+    cuts = steps.risk_cut_points(p, RULES)
+    assert cuts["high"] == pytest.approx(np.quantile(p, 0.8))
+    narrower = ScoringSettings(high_risk_share=0.05, medium_risk_share=0.1)
+    assert list(steps.risk_tiers(p, narrower)).count("high") == 50
+    # tied probabilities share their tier (an isotonic calibration has plateaus)
+    tied = np.array([0.9] * 4 + [0.2] * 6)
+    assert list(steps.risk_tiers(tied, RULES)).count("high") == 4
+
+
+def test_risk_tier_shares_leave_the_lapsed_and_churned_out():
+    # 400 lapsed or churned customers (P near 1) would fill the whole top fifth of 1,000: the
+    # shares are taken among the 600 still retainable, and the others are above every cut
+    p = np.concatenate([np.full(400, 0.99), np.linspace(0.9, 0.1, 600)])
+    stage = np.array(["churned"] * 300 + ["lapsed"] * 100 + ["active"] * 600)
+    out = pd.DataFrame({"churn_probability": p, "lifecycle_stage": stage})
+    tiers = steps.risk_tier_column(out, RULES)["risk_tier"].to_numpy()
+    assert (tiers[:400] == "high").all()
+    active = tiers[400:]
+    assert (active[:120] == "high").all() and (active[120:300] == "medium").all()
+    assert (active[300:] == "low").all()
 
 
 def test_lifetime_value_one_year_horizon_three_periods():
@@ -215,7 +236,7 @@ def test_risk_and_value_columns():
         x_churn=pd.DataFrame(index=[0, 1]),
     )
     got = steps.risk_and_value_columns(pd.Series(["a", "b"]), predicted, 365, RULES)
-    assert list(got["risk_tier"]) == ["high", "low"]
+    assert "risk_tier" not in got  # it needs the lifecycle stage: `risk_tier_column`
     # one-year horizon, three periods at 10%: 100 x (1 + 0.3/1.1 + (0.3/1.1)^2) = 134.7107;
     # 40 x (1 + 0.9/1.1 + (0.9/1.1)^2) = 40 x 2.487603 = 99.5041
     assert list(got["clv_lifetime"]) == pytest.approx([134.7107, 99.5041], abs=1e-3)

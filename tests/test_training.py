@@ -70,9 +70,14 @@ def test_registers_both_models_with_aliases_every_metric_and_plots(trained):
     client = MlflowClient(settings.mlflow_tracking_uri)
     for name in MODEL_NAMES.values():
         champion = client.get_model_version_by_alias(name, "champion")
-        challenger = client.get_model_version_by_alias(name, "challenger")
-        assert str(champion.version) == str(challenger.version) == "1"
+        assert str(champion.version) == "1"
+        # a promoted first version is only champion: no candidate is waiting
+        assert champion.aliases == ["champion"]
         assert champion.tags["cvp.promotion.decision"] == "promoted"
+        # descriptions for the MLflow UI: the model, and what this version was trained on
+        assert "horizon_days" in client.get_registered_model(name).description
+        assert f"Trained as of {AS_OF}" in champion.description
+        assert "BTYD baseline" in champion.description and "Promoted" in champion.description
         model = mlflow.models.get_model_info(f"models:/{name}@champion")
         assert model.signature is not None and model.saved_input_example_info is not None
     parent = client.get_run(result.parent_run_id)
@@ -89,6 +94,18 @@ def test_registers_both_models_with_aliases_every_metric_and_plots(trained):
         if run.data.tags["cvp.kind"] in ("model", "baseline"):
             expected = CHURN_METRICS if run.data.tags["cvp.target"] == "churn" else CLV_METRICS
             assert set(expected) <= set(run.data.metrics)
+    # the experiment says what it holds and what the metrics mean
+    note = client.get_experiment(parent.info.experiment_id).tags["mlflow.note.content"]
+    assert "roc_auc" in note and "normalized_gini" in note
+    # the baseline runs have parameters and the model run's plots under the same names
+    for run in children:
+        if run.data.tags["cvp.kind"] != "baseline":
+            continue
+        assert {"model", "horizon_days", "test_cutoff"} <= set(run.data.params)
+        model_run = result.outcomes[run.data.tags["cvp.target"]].run_id
+        model_plots = {a.path for a in client.list_artifacts(model_run, "plots")}
+        baseline_plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+        assert baseline_plots and baseline_plots <= model_plots
     churn_run = result.outcomes["churn"].run_id
     artifacts = {a.path for a in client.list_artifacts(churn_run, "plots")}
     assert {
@@ -141,8 +158,10 @@ def test_worse_challenger_stays_challenger_with_reason(trained):
     assert str(client.get_model_version_by_alias("cvp-churn", "champion").version) == "1"
     challenger = client.get_model_version_by_alias("cvp-churn", "challenger")
     assert str(challenger.version) == decision.version == "2"
+    assert challenger.aliases == ["challenger"]
     assert challenger.tags["cvp.promotion.decision"] == "kept_challenger"
     assert challenger.tags["cvp.promotion.reason"] == decision.reason
+    assert "Kept as @challenger" in challenger.description
 
 
 def test_same_seed_gives_same_metrics(tmp_path):

@@ -43,3 +43,19 @@ def test_the_gate_reuses_a_report_on_the_same_data_and_revalidates_after_a_chang
     again = validation_gate(engine, settings, AS_OF, force=True)
     assert again.report.run_id != step.run_id
     assert _validation_runs(engine) == 2
+
+
+def test_the_gate_reuses_a_passed_report_of_the_jobs_own_date(settings):
+    """The demo validates as of its last day, then trains and scores that day: the gate takes
+    that report instead of validating again as of today, so the page shows the demo's date."""
+    run_generate(settings, GeneratorConfig(customers=400, seed=2))
+    engine = get_engine(settings.warehouse_url)
+    step = validate_warehouse(engine, settings, AS_OF)  # the demo's validate step
+    assert step.passed and gate_date(AS_OF) > AS_OF
+    gate = validation_gate(engine, settings, AS_OF)
+    assert gate.report.run_id == step.run_id and _validation_runs(engine) == 1
+    page = step.summary_page.read_text()
+    assert f"as of {AS_OF}" in page and f"as of {date.today()}" not in page
+    # a later job date is not covered by a report of an earlier date
+    later = validation_gate(engine, settings, date(2026, 1, 15), force=True)
+    assert later.report.run_id != step.run_id and _validation_runs(engine) == 2

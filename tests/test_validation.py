@@ -90,11 +90,39 @@ def test_gate_stops_on_critical_failure_and_records_a_forced_override(settings):
 
 def test_single_table_and_freshness_warning(settings):
     run_generate(settings, GeneratorConfig(customers=500, seed=3))
+    everything = run_validate(settings, DATA_END)
     report = run_validate(settings, date(2026, 6, 30), tables=["transactions"])
     assert set(report.results["table_name"]) == {"transactions"}
     failed = report.failures.set_index("expectation")
     assert list(failed.index) == ["ts_fresh"]  # six months stale is a warning, not critical
     assert failed.loc["ts_fresh", "severity"] == "warning" and report.passed
+    observed = json.loads(failed.loc["ts_fresh", "observed_value"])  # the newest transaction
+    assert observed.startswith("2025-12-")
+
+    # the page: one table's run replaces that table's section and keeps the others
+    page = _sections(report.summary_page.read_text())
+    assert set(page) == set(everything.results["table_name"])
+    assert "as of 2026-06-30" in page["transactions"] and "as of 2025-12-31" in page["customers"]
+    fresh = page["transactions"].split("ts_fresh", 1)[1].split("</tr>", 1)[0]
+    # the failed expectation shows its threshold (a week before the date) and what it observed
+    assert "min_value=2026-06-23" in fresh and observed[:10] in fresh
+
+    # the derived tables' suites join the page (here: no scores stored, the row count fails)
+    from cvp.validation.runner import validate_derived
+
+    derived = validate_derived(
+        get_engine(settings.warehouse_url), settings, "customer_scores", DATA_END
+    )
+    page = _sections(derived.summary_page.read_text())
+    assert set(page) == set(everything.results["table_name"]) | {"customer_scores"}
+    assert "failed" in page["customer_scores"] and "as of 2026-06-30" in page["transactions"]
+
+
+def _sections(page: str) -> dict[str, str]:
+    """The page's sections by table (each starts with its `<section id=...>`)."""
+    assert "https://" not in page and "<style>" in page
+    parts = page.split('<section id="')[1:]
+    return {part.split('"', 1)[0]: part for part in parts}
 
 
 def test_committed_suites_are_current():

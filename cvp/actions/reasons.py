@@ -20,58 +20,120 @@ def _pct_change(ratio: float) -> str:
     if ratio != ratio:  # NaN
         return "purchases stopped compared with the previous 90 days"
     change = (ratio - 1) * 100
+    if abs(change) < 0.5:
+        return "purchases flat vs the previous 90 days"
     return f"purchases {'down' if change < 0 else 'up'} {abs(change):.0f}% vs the previous 90 days"
 
 
+def _days(v: float, none: str, some: str) -> str:
+    """`some` with the day count ("no purchase for {} days"), `none` under half a day."""
+    n = int(round(v))
+    return none if n == 0 else some.format("1 day" if n == 1 else f"{n:,} days")
+
+
+def _of_previous(what: str) -> Callable[[float], str]:
+    def phrase(v: float) -> str:
+        if v < 0.005:
+            return f"no {what} in the last 90 days, after some in the 90 before"
+        return f"{what} at {v:.0%} of the previous 90 days"
+
+    return phrase
+
+
+def _count(noun: str, plural: str | None = None, rest: str = "") -> Callable[[float], str]:
+    """ "no logins in the last 30 days", "1 login ...", "12 logins ...": a count read aloud."""
+    many = plural or noun + "s"
+
+    def phrase(v: float) -> str:
+        n = int(round(v))
+        text = f"no {many}" if n == 0 else f"1 {noun}" if n == 1 else f"{n:,} {many}"
+        return f"{text}{rest}"
+
+    return phrase
+
+
+def _share(v: float) -> str:
+    """A probability in words a retention agent reads: never "0%" or "100%" for a model's guess."""
+    if v < 0.005:
+        return "under 1%"
+    if v > 0.995:
+        return "over 99%"
+    return f"{v:.0%}"
+
+
+def _expected_purchases(v: float) -> str:
+    if v < 0.05:
+        return "no purchase expected next period"
+    if v < 0.95:
+        return f"less than one purchase expected next period ({v:.1f})"
+    if v < 1.5:
+        return "about one purchase expected next period"
+    return f"only {v:.1f} purchases expected next period"
+
+
 REASON_CODES: dict[str, ReasonCode] = {
-    "recency_days": ReasonCode("value", lambda v: f"no purchase for {v:.0f} days"),
+    "recency_days": ReasonCode(
+        "value", lambda v: _days(v, "last purchase today", "no purchase for {}")
+    ),
     "frequency_trend_90d": ReasonCode("value", _pct_change),
-    "spend_trend_90d": ReasonCode("value", lambda v: f"spend at {v:.0%} of the previous 90 days"),
-    "tx_count_90d": ReasonCode("value", lambda v: f"{v:.0f} purchases in the last 90 days"),
-    "days_overdue": ReasonCode("value", lambda v: f"{v:.0f} days overdue vs their usual rhythm"),
+    "spend_trend_90d": ReasonCode("value", _of_previous("spend")),
+    "tx_count_90d": ReasonCode("value", _count("purchase", rest=" in the last 90 days")),
+    "days_overdue": ReasonCode(
+        "value",
+        lambda v: _days(v, "due to buy by their usual rhythm", "{} overdue vs their usual rhythm"),
+    ),
     "overdue_ratio": ReasonCode(
         "value", lambda v: f"{v:.1f}x their usual gap since the last purchase"
     ),
     "btyd_p_alive": ReasonCode(
-        "value", lambda v: f"buying pattern gives {v:.0%} chance still active"
+        "value", lambda v: f"buying pattern gives {_share(v)} chance still active"
     ),
-    "btyd_expected_purchases": ReasonCode(
-        "value", lambda v: f"only {v:.1f} purchases expected next period"
-    ),
+    "btyd_expected_purchases": ReasonCode("value", _expected_purchases),
     "btyd_p_no_purchase": ReasonCode(
-        "value", lambda v: f"{v:.0%} chance of no purchase next period (BG/NBD)"
+        "value", lambda v: f"{_share(v)} chance of no purchase next period (BG/NBD)"
     ),
-    "frequency": ReasonCode("value", lambda v: f"only {v:.0f} purchases so far"),
-    "unresolved_complaints": ReasonCode(
-        "service", lambda v: f"{v:.0f} unresolved complaint{'s' if v != 1 else ''}"
+    "frequency": ReasonCode(
+        "value",
+        lambda v: "no purchase so far" if v < 0.5 else f"only {_count('purchase')(v)} so far",
     ),
-    "unresolved_tickets": ReasonCode(
-        "service", lambda v: f"{v:.0f} open support ticket{'s' if v != 1 else ''}"
-    ),
-    "tickets_90d": ReasonCode("service", lambda v: f"{v:.0f} support tickets in 90 days"),
+    "unresolved_complaints": ReasonCode("service", _count("unresolved complaint")),
+    "unresolved_tickets": ReasonCode("service", _count("open support ticket")),
+    "tickets_90d": ReasonCode("service", _count("support ticket", rest=" in 90 days")),
     "resolution_days_mean": ReasonCode(
-        "service", lambda v: f"tickets take {v:.1f} days to resolve"
+        "service",
+        lambda v: (
+            "tickets resolved within the day"
+            if v < 0.5
+            else f"tickets take {v:.1f} days to resolve"
+        ),
     ),
-    "discount_share": ReasonCode("price", lambda v: f"buys on discount {v:.0%} of the time"),
-    "discount_mean": ReasonCode("price", lambda v: f"average discount {v:.0%}"),
+    "discount_share": ReasonCode(
+        "price",
+        lambda v: (
+            "never buys on discount" if v < 0.005 else f"buys on discount {v:.0%} of the time"
+        ),
+    ),
+    "discount_mean": ReasonCode(
+        "price", lambda v: "no discounts taken" if v < 0.005 else f"average discount {v:.0%}"
+    ),
     "days_since_last_event": ReasonCode(
-        "engagement", lambda v: f"no app/web activity for {v:.0f} days"
+        "engagement", lambda v: _days(v, "app/web activity today", "no app/web activity for {}")
     ),
-    "logins_30d": ReasonCode("engagement", lambda v: f"{v:.0f} logins in the last 30 days"),
-    "logins_90d": ReasonCode("engagement", lambda v: f"{v:.0f} logins in the last 90 days"),
-    "events_30d": ReasonCode("engagement", lambda v: f"{v:.0f} app/web events in the last 30 days"),
-    "events_90d": ReasonCode("engagement", lambda v: f"{v:.0f} app/web events in the last 90 days"),
-    "engagement_trend_90d": ReasonCode(
-        "engagement", lambda v: f"activity at {v:.0%} of the previous 90 days"
-    ),
-    "nps_latest": ReasonCode("satisfaction", lambda v: f"latest NPS {v:.0f}"),
+    "logins_30d": ReasonCode("engagement", _count("login", rest=" in the last 30 days")),
+    "logins_90d": ReasonCode("engagement", _count("login", rest=" in the last 90 days")),
+    "events_30d": ReasonCode("engagement", _count("app/web event", rest=" in the last 30 days")),
+    "events_90d": ReasonCode("engagement", _count("app/web event", rest=" in the last 90 days")),
+    "engagement_trend_90d": ReasonCode("engagement", _of_previous("activity")),
+    "nps_latest": ReasonCode("satisfaction", lambda v: f"latest NPS answer {v:.0f}/10"),
     "csat_latest": ReasonCode("satisfaction", lambda v: f"latest CSAT {v:.0f}/5"),
     "nps_trend": ReasonCode("satisfaction", lambda v: f"NPS {v:+.0f} vs earlier answers"),
     "subscription_active": ReasonCode(
         "contract", lambda v: "no running subscription" if v < 1 else "subscription running"
     ),
-    "days_to_renewal": ReasonCode("contract", lambda v: f"renewal in {v:.0f} days"),
-    "subscription_tenure_days": ReasonCode("contract", lambda v: f"subscribed for {v:.0f} days"),
+    "days_to_renewal": ReasonCode("contract", lambda v: _days(v, "renewal today", "renewal in {}")),
+    "subscription_tenure_days": ReasonCode(
+        "contract", lambda v: _days(v, "subscribed today", "subscribed for {}")
+    ),
 }
 FAMILY_BY_FEATURE_FAMILY = {
     "rfm": "value",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 
 import mlflow
 
 from cvp.audit import audited
-from cvp.campaigns.launch import launch_campaign
+from cvp.campaigns.launch import adopt_imported_touches, first_imported_contact, launch_campaign
 from cvp.campaigns.ledger import CampaignPlan, check_campaign, plan_campaign
 from cvp.campaigns.measure import Measurement, measure_campaign
+from cvp.campaigns.reconcile import TouchReconciliation
 from cvp.campaigns.simulate import simulate_response
 from cvp.campaigns.validation import validate_campaign_table
 from cvp.config import Settings
@@ -20,10 +22,18 @@ from cvp.experiments.tracking import tracked_run
 CAMPAIGN_EXPERIMENT = "campaigns"
 
 
-def precheck(settings: Settings, name: str, action: str, as_of: date | None = None) -> None:
+def precheck(
+    settings: Settings,
+    name: str,
+    action: str,
+    as_of: date | None = None,
+    imported: bool = False,
+) -> None:
     """Fail fast, before a flow starts, with the same message the job would give."""
     with get_engine(settings.warehouse_url).connect() as conn:
         check_campaign(conn, name, action, as_of)
+        if imported:
+            first_imported_contact(conn, name)
 
 
 def run_campaign_plan(
@@ -63,11 +73,22 @@ def run_campaign_plan(
         return result
 
 
-def run_launch(settings: Settings, name: str, launch_date: date | None = None) -> int:
+def run_launch(
+    settings: Settings, name: str, launch_date: date | None = None, imported: bool = False
+) -> TouchReconciliation:
+    """Write the touches (or adopt the imported ones) and reconcile them with the arms."""
     engine = get_engine(settings.warehouse_url)
-    params = {"campaign": name, "launch_date": launch_date.isoformat() if launch_date else None}
-    with audited(engine, "launch", settings.operator, params), engine.begin() as conn:
-        return len(launch_campaign(conn, name, launch_date))
+    params = {
+        "campaign": name,
+        "launch_date": launch_date.isoformat() if launch_date else None,
+        "imported": imported,
+    }
+    with audited(engine, "launch", settings.operator, params) as audit:
+        with engine.begin() as conn:
+            launch = adopt_imported_touches if imported else launch_campaign
+            result = launch(conn, name, launch_date)
+        audit.notes = asdict(result)
+        return result
 
 
 def run_simulate_response(
@@ -118,4 +139,8 @@ def run_measure(settings: Settings, name: str, as_of: date | None = None) -> Mea
                     if value == value:
                         mlflow.log_metric(field, float(value))
         mlflow.log_table(result.results.drop(columns=["measured_at"]), "campaign_results.json")
+        touches = result.touches
+        mlflow.log_metrics({**touches.counts(), "contamination": touches.contamination})
+        mlflow.set_tag("cvp.campaign.analysis", "intention to treat")
+        audit.notes = {"touches": asdict(touches), "analysis": "intention to treat"}
         return result

@@ -6,7 +6,10 @@ subscription still running at the window's end: the customer is still with us) a
 (net of refunds). Uplift is the difference of the arm means; its interval is Welch's t interval
 (scipy), which for 0/1 outcomes is the usual interval for a difference of proportions. The
 arms were drawn at random within the selected customers, so the difference estimates the
-average effect of treating them. Incremental revenue = revenue uplift x treated customers;
+average effect of treating them. The analysis is intention to treat: a customer stays in the arm
+drawn for them whatever the touches say; `cvp.campaigns.reconcile` reports contacted controls
+(contamination, biasing the uplift toward 0), uncontacted treatment customers and contacts
+outside the campaign, stored on the campaign and returned with the measurement. Incremental revenue = revenue uplift x treated customers;
 ROI = (incremental revenue - cost) / cost."""
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from scipy import stats
 from sqlalchemy.engine import Connection
 
 from cvp.campaigns.ledger import check_campaign
+from cvp.campaigns.reconcile import TouchReconciliation, reconcile_touches
 from cvp.campaigns.store import campaign_assignments, campaign_results, campaigns
 from cvp.data import schema
 from cvp.data.warehouse import read_frame, write_frame
@@ -35,6 +39,7 @@ class Measurement:
     window: tuple[date, date]
     outcomes: pd.DataFrame
     results: pd.DataFrame
+    touches: TouchReconciliation
 
     def overall(self, metric: str) -> pd.Series:
         r = self.results
@@ -167,9 +172,10 @@ def measure_campaign(
     results = results.replace([np.inf, -np.inf], np.nan)
     conn.execute(sa.delete(campaign_results).where(campaign_results.c.campaign == name))
     write_frame(conn, campaign_results, results)
+    touches = reconcile_touches(conn, name)
     conn.execute(
         sa.update(campaigns)
         .where(campaigns.c.campaign == name)
-        .values(status="measured", updated_at=datetime.now())
+        .values(status="measured", updated_at=datetime.now(), **touches.counts())
     )
-    return Measurement(name, (start, end), outcomes, results)
+    return Measurement(name, (start, end), outcomes, results, touches)

@@ -23,6 +23,27 @@ campaigns = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
     sa.Column("launched_at", sa.DateTime, nullable=True),
+    sa.Column(
+        "contacts", sa.Integer, nullable=True, comment="touches with a channel, at launch or import"
+    ),
+    sa.Column(
+        "touched_outside",
+        sa.Integer,
+        nullable=True,
+        comment="contacted customers not in the campaign",
+    ),
+    sa.Column(
+        "touched_control",
+        sa.Integer,
+        nullable=True,
+        comment="control customers contacted (contamination)",
+    ),
+    sa.Column(
+        "untouched_treatment",
+        sa.Integer,
+        nullable=True,
+        comment="treatment customers never contacted",
+    ),
 )
 
 campaign_assignments = sa.Table(

@@ -40,12 +40,73 @@ def artifact_location(settings: Settings, experiment: str) -> str:
     return (settings.mlflow_artifact_root.resolve() / experiment).as_uri()
 
 
+# What each experiment holds, shown as its description in the MLflow UI (`mlflow.note.content`)
+NOTE_TAG = "mlflow.note.content"
+EXPERIMENT_DESCRIPTIONS: dict[str, str] = {
+    "data": (
+        "Synthetic generation (`cvp generate`) and file imports (`cvp ingest`): one run per job. "
+        "Params: seed, customers, dates, file and mapping. Metrics: rows read, inserted, already "
+        "present and quarantined per table (quarantine reasons as counts, never values). Tag "
+        "`cvp.data_fingerprint`: the content hash of the raw tables the run left."
+    ),
+    "validation": (
+        "Great Expectations checkpoints over the raw tables (`cvp validate`, and the gate of "
+        "training and scoring). Param `as_of`: the date the rules are relative to (no row after "
+        "it; the newest within `validation.freshness_days`). Metrics: expectations, "
+        "failed_expectations, critical_failures (critical failures stop training and scoring). "
+        "Artifact `data_docs/index.html`: the offline validation page."
+    ),
+    "features": (
+        "Point-in-time feature snapshots (`cvp features --as-of D`): one run per date, computed "
+        "only from rows on or before D. Metrics: customers, null rate per feature. Tag "
+        "`cvp.feature_set_version`: hash of the feature definitions."
+    ),
+    "training": (
+        "Churn and CLV models (`cvp train --as-of D`): a parent run per training date, nested "
+        "Optuna trials, a `<target>-lightgbm` run and a `<target>-btyd-baseline` run per target "
+        "with the same metric names and plots, so the compare view sets them side by side. Data: "
+        "feature snapshots at monthly cutoffs before D (train), one validation cutoff (threshold, "
+        "calibration) and the last cutoff (test, backtest). Metrics on the test cutoff: churn "
+        "`roc_auc` (ranking; promotion metric), `pr_auc`, `brier`, `log_loss` and `ece` "
+        "(calibration error: mean gap between predicted and observed churn), `lift_at_10pct` "
+        "(churn rate in the riskiest 10% over the base rate); CLV `normalized_gini` (ranking of "
+        "customers by value; promotion metric), `spearman`, `mae`, `rmse`, `decile_mape` (error "
+        "of the mean per predicted decile), `total_error_pct` (sum predicted vs actual). "
+        "Registered models `cvp-churn`, `cvp-clv`: "
+        "@champion scores, @challenger is the latest candidate that is not champion."
+    ),
+    "scoring": (
+        "Scoring (`cvp score --as-of D`) and retention plans (`cvp plan`): one run per job. "
+        "Params: as_of, model versions. Metrics: customers_scored, mean_churn_probability, "
+        "total_expected_loss (sum of P(churn) x lifetime value), alerts, consent counts; plans: "
+        "reach, control, cost, expected_saved_value, roi."
+    ),
+    "monitoring": (
+        "Monitoring (`cvp monitor --as-of D`): realised accuracy of earlier scores against what "
+        "the model's backtest promised, feature drift (PSI, KS) against the training snapshot, "
+        "KPIs, and the retraining decision with its reasons."
+    ),
+    "campaigns": (
+        "Retention campaigns: plan (treatment and held-out control), launch, and measurement of "
+        "uplift and ROI against the control group."
+    ),
+}
+
+
 def ensure_experiment(settings: Settings, name: str) -> str:
+    """The experiment's id, created on first use with its artifact location and description
+    (an existing experiment without a description gets one)."""
     client = configure_tracking(settings)
     existing = client.get_experiment_by_name(name)
-    if existing is not None:
-        return existing.experiment_id
-    return client.create_experiment(name, artifact_location=artifact_location(settings, name))
+    description = EXPERIMENT_DESCRIPTIONS.get(name)
+    if existing is None:
+        tags = {NOTE_TAG: description} if description else None
+        return client.create_experiment(
+            name, artifact_location=artifact_location(settings, name), tags=tags
+        )
+    if description and NOTE_TAG not in existing.tags:
+        client.set_experiment_tag(existing.experiment_id, NOTE_TAG, description)
+    return existing.experiment_id
 
 
 @contextlib.contextmanager

@@ -41,6 +41,7 @@ def run_generate(
         "end": config.end.isoformat(),
         "inject_errors": config.inject_errors,
         "export_dir": str(export_dir) if export_dir else None,
+        "drift_date": config.drift_date.isoformat() if config.drift_date else None,
     }
     with open_job(settings, "generate", params, experiment=DATA_EXPERIMENT) as job:
         mlflow.log_params(params)

@@ -11,8 +11,10 @@ from cvp.config import Settings
 from cvp.errors import BadInput
 from cvp.experiments.tracking import configure_tracking, ensure_experiment
 from cvp.jobs.context import open_job
+from cvp.models.registry import describe_version
 from cvp.models.runs import TrainingContext
 from cvp.models.train import (
+    PROMOTION_METRIC,
     ModelOutcome,
     TrainingConfig,
     TrainingPlan,
@@ -82,7 +84,24 @@ def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
         )
         context = TrainingContext(client, experiment_id, parent.info.run_id, tags)
         outcomes = train_models(plan, splits, context, sensitive, settings.monitoring)
+        cutoffs = splits.cutoffs
+        trained = (
+            f"Trained as of {config.as_of} (data fingerprint {(audit.data_fingerprint or '')[:12]}) "
+            f"on feature snapshots at {len(cutoffs.train)} cutoffs {cutoffs.train[0]}.."
+            f"{cutoffs.train[-1]}, {rows.get('train', 0):,} rows; validation cutoff "
+            f"{cutoffs.valid}, test cutoff {cutoffs.test}; horizon {plan.horizon_days} days"
+        )
         for target, outcome in outcomes.items():
             mlflow.log_metrics(outcome.parent_metrics())
             audit.model_versions[MODEL_NAMES[target]] = outcome.decision.version
+            metric = PROMOTION_METRIC[target]
+            describe_version(
+                client,
+                MODEL_NAMES[target],
+                target,
+                outcome.decision,
+                trained,
+                outcome.baseline_metrics[metric],
+                metric,
+            )
         return TrainingResult(parent.info.run_id, outcomes, rows, gate.overridden)

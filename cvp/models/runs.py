@@ -47,15 +47,44 @@ class TrainingContext:
         )
 
 
-def log_baseline_run(context: TrainingContext, target: str, metrics: dict[str, float]) -> None:
-    """The BTYD baseline as a sibling run with the same metric names as the model's run."""
+def log_baseline_run(
+    context: TrainingContext,
+    target: str,
+    metrics: dict[str, float],
+    y_test: np.ndarray | None = None,
+    baseline: np.ndarray | None = None,
+    params: dict[str, object] | None = None,
+) -> None:
+    """The BTYD baseline as a sibling run with the same metric names, parameters that say what
+    it is, and the plots of the model's run under the same names (`baseline_plots`), so
+    MLflow's compare view lines up metrics and artifacts."""
     with context.child_run(
         f"{target}-btyd-baseline", **{"cvp.kind": "baseline", "cvp.target": target}
     ):
         mlflow.log_params(
-            {"model": "BG/NBD + Gamma-Gamma" if target == "clv" else "BG/NBD P(no purchase)"}
+            {
+                "model": "BG/NBD + Gamma-Gamma" if target == "clv" else "BG/NBD P(no purchase)",
+                "fitted": "per cutoff, on each customer's purchases before it (lifetimes)",
+                **(params or {}),
+            }
         )
         mlflow.log_metrics(metrics)
+        if y_test is not None and baseline is not None:
+            for path, figure in baseline_plots(target, y_test, baseline).items():
+                mlflow.log_figure(figure, path)
+
+
+def baseline_plots(target: str, y_test: np.ndarray, baseline: np.ndarray) -> dict[str, object]:
+    """The baseline's curves under the artifact paths the model's run uses."""
+    scores = {"btyd": baseline}
+    if target == "clv":
+        return {"plots/clv_deciles.png": plots.clv_decile_plot(y_test, scores)}
+    return {
+        "plots/roc.png": plots.roc_plot(y_test, scores),
+        "plots/pr.png": plots.pr_plot(y_test, scores),
+        "plots/calibration.png": plots.calibration_plot(y_test, scores),
+        "plots/gain.png": plots.gain_lift_plot(y_test, scores),
+    }
 
 
 def log_tuned_params(params: dict) -> None:

@@ -245,7 +245,9 @@ def train_clv(
     predicted = predict(tuned.booster, x_test)
     baseline = baseline_revenue(splits.test)
     model_metrics, baseline_metrics = clv_metrics(y_test, predicted), clv_metrics(y_test, baseline)
-    log_baseline_run(context, CLV, baseline_metrics)
+    log_baseline_run(
+        context, CLV, baseline_metrics, y_test, baseline, _baseline_params(plan, splits)
+    )
     importance = shap_importance(tuned.booster, x_test)
     with context.child_run("clv-lightgbm", **{"cvp.kind": "model", "cvp.target": CLV}) as run:
         log_tuned_params(tuned.params)
@@ -267,6 +269,14 @@ def train_clv(
         CLV, run.info.run_id, model_metrics, baseline_metrics, decision, importance, tuned.params
     )
     return outcome, tuned
+
+
+def _baseline_params(plan: TrainingPlan, splits: Splits) -> dict[str, object]:
+    return {
+        "horizon_days": plan.horizon_days,
+        "test_cutoff": splits.cutoffs.test.isoformat(),
+        "test_rows": len(splits.test),
+    }
 
 
 def _log_objective_comparison(tuned: TunedModel) -> None:
@@ -325,7 +335,9 @@ def train_churn(
         churn_metrics(y_test, fit.p_test),
         churn_metrics(y_test, baseline),
     )
-    log_baseline_run(context, CHURN, baseline_metrics)
+    log_baseline_run(
+        context, CHURN, baseline_metrics, y_test, baseline, _baseline_params(plan, splits)
+    )
     importance = shap_importance(booster, x_test)
     with context.child_run("churn-lightgbm", **{"cvp.kind": "model", "cvp.target": CHURN}) as run:
         _log_churn_run(fit, plan, model_metrics, y_test, baseline)

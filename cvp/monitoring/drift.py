@@ -1,7 +1,17 @@
 """Drift of each feature and of the scores: this date's distribution against the reference
-(the training snapshot of the champion). PSI over quantile bins of the reference and scipy's
-two-sample Kolmogorov-Smirnov test; a feature drifts when PSI is over its threshold, or the
-KS test rejects with a statistic large enough to matter (big samples reject on trifles)."""
+(the training snapshot of the champion). PSI over quantile bins of the reference measures how
+much a distribution moved; scipy's two-sample Kolmogorov-Smirnov test says whether the move is
+more than sampling noise. A column drifts when both hold: PSI over `psi_threshold` and KS
+p-value under `ks_p_value` (large samples reject on trifles, small ones give noisy PSI).
+
+What is compared, and what counts, is chosen so that an ordinary month is not drift:
+- only the customers the business still acts on (`active_population`: a purchase within
+  `[lifecycle] lapsed_after_days`); lapsed and churned customers pile up as the calendar moves
+  and their recency-like features grow without anything having changed;
+- features that move with the calendar by construction (`[monitoring] calendar_features`:
+  tenure, lifetime-to-date counters) are reported but never count;
+- the retraining decision weighs drifted features by the champion's own importance (share of
+  its mean |SHAP|): drift in features the model barely uses is not a reason to retrain."""
 
 from __future__ import annotations
 
@@ -32,11 +42,21 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
 
 
+def active_population(snapshot: pd.DataFrame, lapsed_after_days: int) -> pd.DataFrame:
+    """Customers with a purchase within `lapsed_after_days` of the snapshot date (everyone
+    when the snapshot has no recency, e.g. no transactions yet)."""
+    if "recency_days" not in snapshot:
+        return snapshot
+    recency = pd.to_numeric(snapshot["recency_days"], errors="coerce")
+    return snapshot[recency <= lapsed_after_days]
+
+
 def drift_table(
     reference: pd.DataFrame, current: pd.DataFrame, columns: list[str], rules: MonitoringSettings
 ) -> pd.DataFrame:
-    """One row per column: psi, ks_statistic, ks_p_value, drifted. Non-numeric columns are
-    compared on their category codes."""
+    """One row per column: psi, ks_statistic, ks_p_value, drifted, calendar (moves with the
+    calendar by construction, never counts). Non-numeric columns are compared on their
+    category codes."""
     rows: list[dict[str, Any]] = []
     for column in columns:
         ref, cur = reference[column], current[column]
@@ -47,30 +67,32 @@ def drift_table(
         r = np.asarray(ref, dtype=float)
         c = np.asarray(cur, dtype=float)
         r, c = r[np.isfinite(r)], c[np.isfinite(c)]
-        if len(r) < 2 or len(c) < 2:
-            rows.append(
-                {
-                    "feature": column,
-                    "psi": None,
-                    "ks_statistic": None,
-                    "ks_p_value": None,
-                    "drifted": False,
-                }
+        row: dict[str, Any] = {
+            "feature": column,
+            "psi": None,
+            "ks_statistic": None,
+            "ks_p_value": None,
+            "drifted": False,
+            "calendar": column in rules.calendar_features,
+        }
+        if len(r) >= 2 and len(c) >= 2:
+            value = psi(r, c, rules.drift_bins)
+            ks = stats.ks_2samp(r, c)
+            row.update(
+                psi=value,
+                ks_statistic=float(ks.statistic),
+                ks_p_value=float(ks.pvalue),
+                drifted=bool(value > rules.psi_threshold and ks.pvalue < rules.ks_p_value),
             )
-            continue
-        value = psi(r, c, rules.drift_bins)
-        ks = stats.ks_2samp(r, c)
-        drifted = bool(
-            value > rules.psi_threshold
-            or (ks.pvalue < rules.ks_p_value and ks.statistic > rules.ks_min_statistic)
-        )
-        rows.append(
-            {
-                "feature": column,
-                "psi": value,
-                "ks_statistic": float(ks.statistic),
-                "ks_p_value": float(ks.pvalue),
-                "drifted": drifted,
-            }
-        )
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def drifted_importance_share(drift: pd.DataFrame, importance: pd.Series) -> float:
+    """Share of the model's importance carried by drifted features that count (not calendar
+    ones); 0 without importance."""
+    total = float(importance.clip(lower=0).sum())
+    if drift.empty or total <= 0:
+        return 0.0
+    counted = drift.loc[drift["drifted"] & ~drift["calendar"].astype(bool), "feature"]
+    return float(importance.reindex(counted).fillna(0).clip(lower=0).sum() / total)

@@ -4,10 +4,13 @@ Per group of each sensitive attribute (age band from birth year, gender, region;
 columns of the customer master, never read by the features): selection rate (share flagged at
 the decision threshold), true and false positive rates, and calibration (mean predicted
 probability minus the observed churn rate). The gap of a metric is the largest difference
-between groups with at least `fairness_min_group_size` test customers in the rate's
-denominator (all, churners for TPR, non-churners for FPR), so noise in tiny groups blocks nothing. A gap above
-`fairness_max_gap` for a checked metric is a promotion failure naming the attribute, the
-groups and the metric. Without sensitive data the report says so and blocks nothing."""
+between groups with at least `fairness_min_group_size` test customers in the metric's
+denominator (all, churners for TPR, non-churners for FPR); smaller groups are listed as too
+small to judge, never compared. Even between big enough groups a gap is partly noise, so a
+checked metric blocks promotion only when the lower confidence bound of its gap (one-sided, at
+`fairness_confidence`, normal approximation with each group's standard error) is above
+`fairness_max_gap`: the failure names the attribute, the groups, the metric and the bound.
+Without sensitive data the report says so and blocks nothing."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
+from scipy import stats
 from sqlalchemy.engine import Connection
 
 from cvp.config import MonitoringSettings
@@ -57,10 +61,26 @@ class FairnessReport:
     gaps: pd.DataFrame
     failures: list[str] = field(default_factory=list)
     note: str | None = None
+    too_small: list[str] = field(default_factory=list)
 
 
 def _calibration(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(y_pred) - np.mean(y_true))
+
+
+def _calibration_se(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    residual = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    return float(np.std(residual, ddof=1) / np.sqrt(len(residual))) if len(residual) > 1 else 0.0
+
+
+def _standard_error(table: pd.DataFrame, metric: str) -> pd.Series:
+    """Per group: binomial standard error of a rate over its denominator; the calibration's
+    comes from the residuals (column `calibration_se`)."""
+    if metric == "calibration":
+        return table["calibration_se"].astype(float)
+    rate = table[metric].astype(float)
+    n = table[DENOMINATORS[metric]].astype(float).clip(lower=1)
+    return np.sqrt(rate * (1 - rate) / n)
 
 
 def fairness_report(
@@ -79,7 +99,10 @@ def fairness_report(
         }
     ).merge(sensitive, on="customer_id", how="left")
     frame["flag"] = (frame["p"] >= threshold).astype(int)
-    groups, gaps, failures = [], [], []
+    groups: list[pd.DataFrame] = []
+    gaps: list[dict] = []
+    failures: list[str] = []
+    too_small: list[str] = []
     for attribute in ATTRIBUTES:
         values = frame[attribute] if attribute in frame else pd.Series(dtype="string")
         if values.isna().all():
@@ -100,7 +123,7 @@ def fairness_report(
             sensitive_features=labels.rename(attribute),
         )
         calibration = MetricFrame(
-            metrics={"calibration": _calibration},
+            metrics={"calibration": _calibration, "calibration_se": _calibration_se},
             y_true=part["y"],
             y_pred=part["p"],
             sensitive_features=labels.rename(attribute),
@@ -108,39 +131,51 @@ def fairness_report(
         table = rates.by_group.join(calibration.by_group).reset_index()
         table = table.rename(columns={attribute: "group"}).assign(attribute=attribute)
         groups.append(table)
-        big = table[table["count"] >= rules.fairness_min_group_size]
-        if len(big) < 2:
-            continue
+        z = float(stats.norm.ppf(rules.fairness_confidence))
         for metric in (
             "selection_rate",
             "true_positive_rate",
             "false_positive_rate",
             "calibration",
         ):
-            values = big.set_index("group")[metric].astype(float).dropna()
+            sized = table.set_index("group")
+            enough = sized[DENOMINATORS[metric]] >= rules.fairness_min_group_size
+            too_small += [
+                f"{attribute}={g} ({metric}: {int(n)} < {rules.fairness_min_group_size})"
+                for g, n in sized.loc[~enough, DENOMINATORS[metric]].items()
+            ]
+            big = sized[enough]
+            values = big[metric].astype(float).dropna()
             if len(values) < 2:
                 continue
-            gap = float(values.max() - values.min())
+            errors = _standard_error(big.reset_index(), metric).set_axis(big.index)
             high, low = str(values.idxmax()), str(values.idxmin())
+            gap = float(values[high] - values[low])
+            gap_low = gap - z * float(np.hypot(errors[high], errors[low]))
             gaps.append(
                 {
                     "attribute": attribute,
                     "metric": metric,
                     "gap": gap,
+                    "gap_lower_bound": gap_low,
                     "highest": high,
                     "lowest": low,
+                    "n_highest": int(big.loc[high, DENOMINATORS[metric]]),
+                    "n_lowest": int(big.loc[low, DENOMINATORS[metric]]),
                 }
             )
-            if metric in rules.fairness_metrics and gap > rules.fairness_max_gap:
+            if metric in rules.fairness_metrics and gap_low > rules.fairness_max_gap:
                 failures.append(
                     f"fairness: {metric} differs by {gap:.3f} between {attribute} groups "
-                    f"{high} ({values[high]:.3f}) and {low} ({values[low]:.3f}) > limit {rules.fairness_max_gap}"
+                    f"{high} ({values[high]:.3f}) and {low} ({values[low]:.3f}); lower "
+                    f"{rules.fairness_confidence:.0%} bound {gap_low:.3f} > limit "
+                    f"{rules.fairness_max_gap}"
                 )
     by_group = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame()
     note = (
         None if groups else "no sensitive attributes in the customer master: fairness not audited"
     )
-    return FairnessReport(by_group, pd.DataFrame(gaps), failures, note)
+    return FairnessReport(by_group, pd.DataFrame(gaps), failures, note, sorted(set(too_small)))
 
 
 def log_fairness(report: FairnessReport) -> None:
@@ -159,6 +194,8 @@ def log_fairness(report: FairnessReport) -> None:
             "cvp.fairness.largest_gap",
             f"{worst['attribute']} {worst['metric']} {worst['gap']:.3f} ({worst['highest']} vs {worst['lowest']})",
         )
+    if report.too_small:
+        mlflow.set_tag("cvp.fairness.too_small", "; ".join(report.too_small)[:4900])
     mlflow.set_tag("cvp.fairness", "blocked" if report.failures else "within limit")
 
 

@@ -27,14 +27,15 @@ from cvp.monitoring.accuracy import (
     realised_accuracy_report,
     write_realised_accuracy,
 )
-from cvp.monitoring.drift import drift_table
+from cvp.monitoring.drift import active_population, drift_table, drifted_importance_share
 from cvp.monitoring.kpis import kpi_series
-from cvp.monitoring.models import ModelInfo, champion_info
+from cvp.monitoring.models import ModelInfo, champion_info, model_importance
 from cvp.monitoring.store import drift_results, kpi_monthly, monitor_decisions
 from cvp.scoring.store import customer_scores
 
 MONITORING_EXPERIMENT = "monitoring"
 SCORE_COLUMNS = ("churn_probability", "clv_expected")
+GONE_STAGES = ("lapsed", "churned")
 
 
 @dataclass
@@ -62,7 +63,8 @@ def _snapshot(conn: Connection, as_of: date) -> pd.DataFrame:
 def _score_drift(
     conn: Connection, as_of: date, info: ModelInfo, settings: Settings
 ) -> pd.DataFrame:
-    """Scores of this date against the first scores of the same churn model version."""
+    """Scores of this date against the first scores of the same churn model version, both on
+    customers not lapsed or churned at their date (see `cvp.monitoring.drift`)."""
     s = customer_scores
     first = conn.execute(
         sa.select(sa.func.min(s.c.as_of)).where(s.c.churn_model_version == info.version)
@@ -70,11 +72,15 @@ def _score_drift(
     if first is None or first >= as_of:
         return pd.DataFrame()
     columns = [s.c[c] for c in SCORE_COLUMNS]
-    ref = read_frame(conn, sa.select(*columns).where(s.c.as_of == first))
-    cur = read_frame(conn, sa.select(*columns).where(s.c.as_of == as_of))
+    active = s.c.lifecycle_stage.not_in(GONE_STAGES)
+    ref = read_frame(conn, sa.select(*columns).where(s.c.as_of == first, active))
+    cur = read_frame(conn, sa.select(*columns).where(s.c.as_of == as_of, active))
     if cur.empty:
         return pd.DataFrame()
-    table = drift_table(ref, cur, list(SCORE_COLUMNS), settings.monitoring)
+    rules = settings.monitoring.model_copy(
+        update={"psi_threshold": settings.monitoring.score_psi_threshold}
+    )
+    table = drift_table(ref, cur, list(SCORE_COLUMNS), rules)
     table["feature"] = "score:" + table["feature"]
     table["reference_as_of"] = first
     return table
@@ -83,8 +89,10 @@ def _score_drift(
 def feature_drift(
     conn: Connection, as_of: date, reference_as_of: date, settings: Settings
 ) -> pd.DataFrame:
-    reference = _snapshot(conn, reference_as_of)
-    current = _snapshot(conn, as_of)
+    """Each catalogued feature on the active population of both dates."""
+    lapsed = settings.lifecycle.lapsed_after_days
+    reference = active_population(_snapshot(conn, reference_as_of), lapsed)
+    current = active_population(_snapshot(conn, as_of), lapsed)
     names = [
         f.name
         for f in catalog()
@@ -101,25 +109,37 @@ def decide(
     accuracy: pd.DataFrame,
     drift: pd.DataFrame,
     churn: ModelInfo,
+    importance: dict[str, pd.Series] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """The retraining rules, each with a reason a person can check."""
+    """The retraining rules, each with a reason a person can check. `drifted` lists every
+    drifted feature (calendar ones included, for the report); only the importance-weighted
+    share of the counted ones decides."""
     rules = settings.monitoring
     reasons: list[str] = []
-    features = drift[~drift["feature"].str.startswith("score:")] if not drift.empty else drift
+    is_score = drift["feature"].str.startswith("score:") if not drift.empty else pd.Series()
+    features = drift[~is_score] if not drift.empty else drift
     drifted = sorted(features.loc[features["drifted"], "feature"]) if not drift.empty else []
-    if len(drifted) >= rules.retrain_drifted_features:
-        top = features[features["drifted"]].sort_values("psi", ascending=False).head(5)
-        reasons.append(
-            f"{len(drifted)} features drifted (>= {rules.retrain_drifted_features}), most: "
-            + ", ".join(f"{r.feature} PSI {r.psi:.2f}" for r in top.itertuples())
-        )
-    scores = (
-        drift[drift["feature"].str.startswith("score:") & drift["drifted"]]
+    counted = (
+        features[features["drifted"] & ~features["calendar"].astype(bool)]
         if not drift.empty
-        else drift
+        else features
     )
+    for target, weights in (importance or {}).items():
+        share = drifted_importance_share(features, weights)
+        if share >= rules.retrain_drift_importance:
+            top = counted.assign(weight=counted["feature"].map(weights).fillna(0))
+            top = top.sort_values("weight", ascending=False).head(5)
+            reasons.append(
+                f"features drifted carrying {share:.0%} of the {target} champion's importance "
+                f"(>= {rules.retrain_drift_importance:.0%}): "
+                + ", ".join(f"{r.feature} PSI {r.psi:.2f}" for r in top.itertuples())
+            )
+    scores = drift[is_score & drift["drifted"]] if not drift.empty else drift
     for r in scores.itertuples() if not scores.empty else []:
-        reasons.append(f"{r.feature} drifted: PSI {r.psi:.2f}, KS {r.ks_statistic:.2f}")
+        reasons.append(
+            f"{r.feature} drifted on active customers: PSI {r.psi:.2f} "
+            f"(> {rules.score_psi_threshold}), KS {r.ks_statistic:.2f}"
+        )
     reasons += accuracy_shortfalls(accuracy, rules.accuracy_margin)
     if churn.trained_as_of is not None:
         age = (as_of - churn.trained_as_of).days
@@ -166,7 +186,13 @@ def run_monitor(settings: Settings, as_of: date) -> MonitorResult:
             notes.append(
                 f"no scores date has a closed horizon by {as_of}: no realised accuracy yet"
             )
-        reasons, drifted = decide(settings, as_of, accuracy, drift, churn)
+        importance = {
+            t: model_importance(client, info) for t, info in (("churn", churn), ("clv", clv))
+        }
+        for target, weights in importance.items():
+            if weights.empty:
+                notes.append(f"no importance on the {target} champion's run: its drift not weighed")
+        reasons, drifted = decide(settings, as_of, accuracy, drift, churn, importance)
         decided_at = datetime.now()
         with engine.begin() as conn:
             write_realised_accuracy(conn, accuracy)
@@ -201,6 +227,13 @@ def run_monitor(settings: Settings, as_of: date) -> MonitorResult:
             }
         )
         mlflow.log_metric("drifted_features", len(drifted))
+        for target, weights in importance.items():
+            features = (
+                drift[~drift["feature"].str.startswith("score:")] if not drift.empty else drift
+            )
+            mlflow.log_metric(
+                f"drifted_importance_{target}", drifted_importance_share(features, weights)
+            )
         if not accuracy.empty:
             mlflow.log_table(
                 accuracy.drop(columns=["evaluated_at"]).astype(

@@ -3,9 +3,11 @@ it was trained, and its horizon. Read from the version's MLflow run and its pare
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 
+import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -55,3 +57,14 @@ def champion_info(client: MlflowClient, target: str) -> ModelInfo | None:
     except MlflowException:
         return None
     return model_info(client, target, str(mv.version))
+
+
+def model_importance(client: MlflowClient, info: ModelInfo) -> pd.Series:
+    """Mean |SHAP| per feature logged by training (`shap_importance.json` on the version's
+    run); empty when the run has none."""
+    try:
+        path = client.download_artifacts(info.run_id, "shap_importance.json")
+    except (MlflowException, OSError):
+        return pd.Series(dtype=float)
+    with open(path) as handle:
+        return pd.Series(json.load(handle), dtype=float)

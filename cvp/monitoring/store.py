@@ -31,6 +31,12 @@ drift_results = sa.Table(
     sa.Column("ks_p_value", sa.Double, nullable=True),
     sa.Column("drifted", sa.Boolean, nullable=False),
     sa.Column("computed_at", sa.DateTime, nullable=False),
+    sa.Column(
+        "calendar",
+        sa.Boolean,
+        nullable=True,
+        comment="moves with the calendar by construction; never counts",
+    ),
 )
 
 kpi_monthly = sa.Table(

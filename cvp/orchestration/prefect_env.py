@@ -13,6 +13,9 @@ machine. So, in this order:
    loaded machine does not hit. (Skipping the server's migration check on later starts was
    measured: about 5% of the start's CPU, not worth a database that can fall out of step.)
 
+In every case the platform's loggers are named among Prefect's extra loggers, so what `cvp`
+logs inside a flow or task run shows on its run page (`cvp.orchestration.run_logging`).
+
 No Prefect import here: `prefect.settings` reads the environment when Prefect is first imported.
 """
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from cvp.config import Settings
+from cvp.orchestration.run_logging import prefect_logging_environment
 
 Mode = Literal["external", "server", "ephemeral"]
 
@@ -51,6 +55,7 @@ class PrefectTarget:
 def configure_prefect(settings: Settings, environ: dict[str, str] | None = None) -> PrefectTarget:
     """Set the Prefect variables of this process (or of `environ`, for a child process)."""
     env = os.environ if environ is None else environ
+    prefect_logging_environment(env)
     timeout = settings.prefect.ephemeral_startup_timeout_s
     if env.get("PREFECT_API_URL"):
         return PrefectTarget("external", env["PREFECT_API_URL"], None, timeout)

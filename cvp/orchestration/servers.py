@@ -25,6 +25,7 @@ from cvp.orchestration.auth import (
     load_server_secrets,
     refuse_open_doors,
 )
+from cvp.orchestration.run_logging import prefect_logging_environment
 from cvp.progress import stage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -181,7 +182,7 @@ def _health_url(settings: Settings, name: str) -> str | None:
 def _environment(settings: Settings, secrets: ServerSecrets) -> dict[str, str]:
     server = settings.server
     prefect_db, _ = backend_urls(settings)
-    return {
+    env = {
         **os.environ,
         **secrets.server_environment(),
         "PREFECT_API_URL": prefect_api_url(server),
@@ -193,6 +194,8 @@ def _environment(settings: Settings, secrets: ServerSecrets) -> dict[str, str]:
         "CVP_MLFLOW_TRACKING_URI": mlflow_url(server),
         "PREFECT_WORKER_QUERY_SECONDS": os.environ.get("PREFECT_WORKER_QUERY_SECONDS", "5"),
     }
+    prefect_logging_environment(env)  # flow runs' `cvp` log lines on their run pages
+    return env
 
 
 def _command(settings: Settings, name: str, secrets: ServerSecrets) -> list[str]:

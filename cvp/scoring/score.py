@@ -190,6 +190,7 @@ def score(
     out = pd.concat([out, rfm_scores(features)], axis=1)
     previous_date, previous = _previous(conn, as_of)
     _put(out, lifecycle_columns(features, predicted.churn_probability, previous, lifecycle))
+    _put(out, risk_tier_column(out, rules))
     _put(out, modelled.reasons)
     actions = apply_playbook(load_playbook(rules.playbook or DEFAULT_PLAYBOOK), out)
     actions, contact = marketing_consent_step(consent, out["customer_id"], actions)
@@ -267,24 +268,51 @@ def predict(models: ChampionModels, features: pd.DataFrame) -> Predictions:
     return Predictions(churn_p, clv, x_churn)
 
 
-def risk_tiers(churn_p: np.ndarray, rules: ScoringSettings) -> np.ndarray:
-    """high from `high_risk_probability`, medium from `medium_risk_probability`, else low."""
+# lifecycle stages past retention (quiet for `lapsed_after_days` or longer): win-back, not keep
+RETAINABLE_EXCLUDES = ("lapsed", "churned")
+
+
+def risk_cut_points(
+    churn_p: np.ndarray, rules: ScoringSettings, retainable: np.ndarray | None = None
+) -> dict[str, float]:
+    """The churn probabilities from which a customer is high or medium risk at this date.
+
+    Relative, as the value tiers are: among the customers who can still be kept (`retainable`:
+    not lapsed or churned), the `high_risk_share` most likely to churn are high and the next
+    `medium_risk_share` medium. An absolute cut (P >= 0.6) says little where the base rate is
+    high (most customers would be "high"); a share keeps the tiers priority buckets of known
+    size, and leaving the lapsed and churned out keeps "high" from meaning "gone months ago"
+    (the same cut points then tier them). Customers tied at a cut share its tier."""
+    base = churn_p if retainable is None or not np.any(retainable) else churn_p[retainable]
+    return tier_thresholds(pd.Series(base), rules.high_risk_share, rules.medium_risk_share)
+
+
+def risk_tiers(
+    churn_p: np.ndarray, rules: ScoringSettings, retainable: np.ndarray | None = None
+) -> np.ndarray:
+    """high, medium or low by `risk_cut_points` (inclusive)."""
+    cuts = risk_cut_points(churn_p, rules, retainable)
     return np.select(
-        [churn_p >= rules.high_risk_probability, churn_p >= rules.medium_risk_probability],
-        ["high", "medium"],
-        "low",
+        [churn_p >= cuts["high"], churn_p >= cuts["medium"]], ["high", "medium"], "low"
     )
+
+
+def risk_tier_column(out: pd.DataFrame, rules: ScoringSettings) -> pd.DataFrame:
+    """The risk tier step: needs the churn probability and the lifecycle stage."""
+    retainable = ~out["lifecycle_stage"].isin(RETAINABLE_EXCLUDES).to_numpy()
+    tiers = risk_tiers(out["churn_probability"].to_numpy(), rules, retainable)
+    return pd.DataFrame({"risk_tier": tiers}, index=out.index)
 
 
 def risk_and_value_columns(
     customer_ids: pd.Series, predicted: Predictions, horizon_days: int, rules: ScoringSettings
 ) -> pd.DataFrame:
-    """The first columns of a score row: risk and what the customer is expected to be worth."""
+    """The first columns of a score row: churn risk and what the customer is expected to be
+    worth (the risk tier comes after the lifecycle stage, `risk_tier_column`)."""
     churn_p, clv = predicted.churn_probability, predicted.clv_expected
     out = pd.DataFrame(
         {"customer_id": customer_ids, "churn_probability": churn_p, "clv_expected": clv}
     )
-    out["risk_tier"] = risk_tiers(churn_p, rules)
     out["clv_lifetime"] = lifetime_value(clv, churn_p, horizon_days, rules)
     return out
 

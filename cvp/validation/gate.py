@@ -41,8 +41,9 @@ def validation_gate(
     engine: Engine, settings: Settings, as_of: date, force: bool = False
 ) -> GateOutcome:
     """Validate (or reuse this process's report on the same data, e.g. the pipeline's validate
-    step) and stop on a critical failure unless forced."""
-    report = validate_warehouse(engine, settings, gate_date(as_of), reuse=True)
+    step, or a passed one from the job's date on, e.g. the demo's validate step) and stop on a
+    critical failure unless forced."""
+    report = validate_warehouse(engine, settings, gate_date(as_of), reuse=True, reuse_since=as_of)
     if not report.passed and not force:
         raise ValidationFailed(
             report.failure_message()

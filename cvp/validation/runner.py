@@ -31,6 +31,7 @@ from cvp.validation.suites import (
     derived_checks,
     suite_checks,
 )
+from cvp.validation.summary_page import write_summary_page
 
 VALIDATED_TABLES: tuple[str, ...] = schema.RAW_TABLES
 DATASOURCE = "warehouse"
@@ -186,20 +187,31 @@ def _one_at_a_time(function):
     return wrapper
 
 
-# The latest report per (warehouse, date, tables, settings, data fingerprint) in this process:
-# a job's gate reuses the report of a validation that ran on the same data (the pipeline's
+# The latest report per (warehouse, tables, settings, data fingerprint) in this process: a job's
+# gate reuses the report of a validation that ran on the same data (the pipeline's or the demo's
 # validate step, or another date of a backfill) instead of validating again.
 _REPORTS: dict[tuple[str, ...], ValidationReport] = {}
 
 
-def _report_key(engine: Engine, settings: Settings, as_of: date, tables: list[str]) -> tuple:
+def _report_key(engine: Engine, settings: Settings, tables: list[str]) -> tuple:
     from cvp.data.fingerprint import warehouse_fingerprint
 
     with engine.connect() as conn:
         fingerprint, _ = warehouse_fingerprint(conn)
     rules = settings.validation.model_dump_json() + settings.ingest.model_dump_json()
     where = (str(engine.url), str(settings.expectations_dir))
-    return (*where, as_of.isoformat(), ",".join(tables), rules, fingerprint)
+    return (*where, ",".join(tables), rules, fingerprint)
+
+
+def _reusable(report: ValidationReport | None, as_of: date, since: date | None) -> bool:
+    """The same date; or, from `since` on, a passed report of a date up to `as_of`: it checked
+    "nothing after its date", which is stricter than after `as_of`, and its other critical
+    rules do not depend on the date (freshness, which does, only warns)."""
+    if report is None:
+        return False
+    if report.as_of == as_of:
+        return True
+    return since is not None and since <= report.as_of <= as_of and report.passed
 
 
 @_one_at_a_time
@@ -209,16 +221,18 @@ def validate_warehouse(
     as_of: date | None = None,
     tables: list[str] | None = None,
     reuse: bool = False,
+    reuse_since: date | None = None,
 ) -> ValidationReport:
     """Validate raw tables relative to `as_of` (default today); results go to the warehouse.
-    `reuse`: return this process's report on the same data and date if there is one."""
+    `reuse`: return this process's report on the same data and date if there is one, or with
+    `reuse_since`, a passed one of a date from `reuse_since` to `as_of` (see `_reusable`)."""
     as_of = as_of or date.today()
     tables = list(tables or VALIDATED_TABLES)
     unknown = set(tables) - set(VALIDATED_TABLES)
     if unknown:
         raise KeyError(f"no suite for {sorted(unknown)}; tables: {', '.join(VALIDATED_TABLES)}")
-    key = _report_key(engine, settings, as_of, tables)
-    if reuse and key in _REPORTS:
+    key = _report_key(engine, settings, tables)
+    if reuse and _reusable(_REPORTS.get(key), as_of, reuse_since):
         return _REPORTS[key]
     report = _validate_tables(engine, settings, as_of, tables)
     _REPORTS.clear()  # only the latest: older data will not come back
@@ -249,11 +263,8 @@ def _validate_tables(
         for suite_result in outcome.run_results.values():
             rows.extend(_rows(table, suite_result, run_id, validated_at))
     results = _store(engine, rows, as_of)
-    docs_index = gx_docs_index(settings)
-    from cvp.validation.summary_page import write_summary_page
-
-    summary = write_summary_page(settings, results, as_of)
-    return ValidationReport(run_id, as_of, results, docs_index, summary, names)
+    summary = write_summary_page(settings, engine, context)
+    return ValidationReport(run_id, as_of, results, gx_docs_index(settings), summary, names)
 
 
 @_one_at_a_time
@@ -290,12 +301,7 @@ def validate_derived(
         for row in _rows(table, result, run_id, validated_at)
     ]
     results = _store(engine, rows, as_of)
-    docs_index = gx_docs_index(settings)
+    summary = write_summary_page(settings, engine, context)
     return ValidationReport(
-        run_id,
-        as_of,
-        results,
-        docs_index,
-        Path(settings.expectations_dir) / "data_docs" / "index.html",
-        [checkpoint.name],
+        run_id, as_of, results, gx_docs_index(settings), summary, [checkpoint.name]
     )
