@@ -20,7 +20,7 @@ import pytest
 from cvp.config import ExecutionSettings
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
-from cvp.data.warehouse import dispose_engines, get_engine
+from cvp.data.warehouse import dispose_engines, get_engine, read_frame
 from cvp.errors import BadInput
 from cvp.execution.dask_engine import SNAPSHOT_TOLERANCE, build_features_partitioned, dask_client
 from cvp.execution.partitions import Partition, all_partitions, partition_index
@@ -29,6 +29,8 @@ from cvp.features.build import build_features
 from cvp.features.store import read_snapshot
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.feature_jobs import run_features
+from cvp.jobs.scoring_jobs import run_score
+from cvp.jobs.training_jobs import TrainingConfig, run_train
 from tests.conftest import make_settings, postgres_schema
 
 AS_OF = date(2025, 12, 31)
@@ -135,6 +137,39 @@ def test_features_on_two_dask_workers_equal_the_local_build_row_for_row(cluster,
             stored_dask, stored_local, check_exact=False, rtol=0, atol=SNAPSHOT_TOLERANCE
         )
         dispose_engines()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_scoring_on_two_dask_workers_stores_the_local_scores(cluster, tmp_path):
+    """The model step (predictions, TreeSHAP reasons) runs per partition on the workers; the
+    stored scores equal the single-process run's, every column of every customer."""
+    with postgres_schema() as url:
+        settings = make_settings(tmp_path, url)
+        upgrade_warehouse(get_engine(url))
+        run_generate(settings, GeneratorConfig(customers=1_500, seed=5))
+        run_train(settings, TrainingConfig(as_of=AS_OF, trials=2))
+        run_features(settings, AS_OF)  # both runs score the same stored snapshot
+        run_score(settings, AS_OF)
+        local = _scores(url)
+        distributed = settings.model_copy(
+            update={
+                "execution": ExecutionSettings(
+                    engine="dask", scheduler_address=cluster, partitions=5
+                )
+            }
+        )
+        run_score(distributed, AS_OF)  # replaces the date's scores
+        on_cluster = _scores(url)
+        assert len(local) > 1_000 and local["top_reasons"].str.len().gt(0).any()
+        pd.testing.assert_frame_equal(on_cluster, local)
+        dispose_engines()
+
+
+def _scores(url: str) -> pd.DataFrame:
+    with get_engine(url).connect() as conn:
+        frame = read_frame(conn, "SELECT * FROM customer_scores ORDER BY customer_id")
+    return frame.drop(columns=["scored_at"]).reset_index(drop=True)
 
 
 def _version() -> str:

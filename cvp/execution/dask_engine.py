@@ -22,6 +22,7 @@ from cvp.config import ExecutionSettings, Settings
 from cvp.errors import BadInput
 from cvp.execution.partitions import Partition, all_partitions, partition_index
 from cvp.features.build import FEATURE_DECIMALS, build_features
+from cvp.models.dataset import BtydFit
 from cvp.scoring.score import (
     ChampionModels,
     ModelOutputs,
@@ -117,19 +118,21 @@ def model_step_on_cluster(settings: Settings) -> ModelStep:
     require_distributable(settings.warehouse_url)
     count = settings.execution.partitions
 
-    def step(models: ChampionModels, profiled: pd.DataFrame) -> ModelOutputs:
+    def step(models: ChampionModels, profiled: pd.DataFrame, btyd: BtydFit) -> ModelOutputs:
         part_of = partition_index(profiled["customer_id"], count)
         groups = [np.flatnonzero(part_of == k) for k in range(count)]
         groups = [rows for rows in groups if len(rows)]
         if not groups:
-            return predict_and_explain(models, profiled)
+            return predict_and_explain(models, profiled, btyd)
         with dask_client(settings.execution, scheduler_for(settings)) as client:
             shared = client.scatter(models, broadcast=True)  # type: ignore[attr-defined]
+            fitted = client.scatter(btyd, broadcast=True)  # type: ignore[attr-defined]
             futures = [
                 client.submit(  # type: ignore[attr-defined]
                     predict_and_explain,
                     shared,
                     profiled.iloc[rows].reset_index(drop=True),
+                    fitted,
                     pure=False,
                 )
                 for rows in groups

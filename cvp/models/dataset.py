@@ -54,26 +54,47 @@ def feature_columns() -> list[str]:
 BTYD_FIT_SAMPLE = 50_000  # population parameters; a seeded sample fits them as well as everyone
 
 
-def add_btyd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    """Fit BG/NBD and Gamma-Gamma on one cutoff's history (weeks) and add their predictions.
-    Above BTYD_FIT_SAMPLE customers the fit uses a seeded sample (the likelihood is a mean over
-    customers, so the sample estimates the same parameters) and predicts for everyone."""
+@dataclass(frozen=True)
+class BtydFit:
+    """BG/NBD and Gamma-Gamma fitted on one date's population."""
+
+    bgnbd: BGNBD
+    gamma: GammaGamma
+
+
+def _btyd_inputs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(repeat purchases x, recency t_x and age T in weeks, mean spend) per customer."""
+    x = np.maximum(frame["frequency"].fillna(0).to_numpy() - 1, 0)
+    T = np.maximum(frame["tenure_days"].fillna(0).to_numpy() / 7, 1e-3)
+    recency = frame["recency_days"].fillna(frame["tenure_days"]).fillna(0).to_numpy() / 7
+    t_x = np.where(x > 0, np.clip(T - recency, 0, T), 0.0)
+    return x, t_x, T, frame["monetary_mean"].fillna(0).to_numpy()
+
+
+def fit_btyd(frame: pd.DataFrame) -> BtydFit:
+    """Fit both models on one cutoff's history. Above BTYD_FIT_SAMPLE customers the fit uses a
+    seeded sample (the likelihood is a mean over customers, so the sample estimates the same
+    parameters). The fit is a population statistic: a partition of the customers must use the
+    whole population's fit, or its BTYD features (and the predictions on them) would differ."""
+    x, t_x, T, spend = _btyd_inputs(frame)
+    fit = np.arange(len(frame))
+    if len(frame) > BTYD_FIT_SAMPLE:
+        fit = np.sort(np.random.default_rng(0).choice(len(frame), BTYD_FIT_SAMPLE, replace=False))
+    return BtydFit(BGNBD.fit(x[fit], t_x[fit], T[fit]), GammaGamma.fit(x[fit], spend[fit]))
+
+
+def add_btyd_features(
+    frame: pd.DataFrame, horizon_days: int, fitted: BtydFit | None = None
+) -> pd.DataFrame:
+    """Add the BTYD predictions of `fitted` (by default fitted on `frame` itself)."""
+    fitted = fit_btyd(frame) if fitted is None else fitted
     out = frame.copy()
-    x = np.maximum(out["frequency"].fillna(0).to_numpy() - 1, 0)
-    T = np.maximum(out["tenure_days"].fillna(0).to_numpy() / 7, 1e-3)
-    t_x = np.clip(T - out["recency_days"].fillna(out["tenure_days"]).fillna(0).to_numpy() / 7, 0, T)
-    t_x = np.where(x > 0, t_x, 0.0)
-    spend = out["monetary_mean"].fillna(0).to_numpy()
-    fit = np.arange(len(out))
-    if len(out) > BTYD_FIT_SAMPLE:
-        fit = np.sort(np.random.default_rng(0).choice(len(out), BTYD_FIT_SAMPLE, replace=False))
-    bgnbd = BGNBD.fit(x[fit], t_x[fit], T[fit])
-    gamma = GammaGamma.fit(x[fit], spend[fit])
+    x, t_x, T, spend = _btyd_inputs(out)
     weeks = horizon_days / 7
-    out["btyd_p_alive"] = bgnbd.p_alive(x, t_x, T)
-    out["btyd_expected_purchases"] = bgnbd.expected_purchases(weeks, x, t_x, T)
-    out["btyd_expected_spend"] = gamma.expected_spend(x, spend)
-    out["btyd_p_no_purchase"] = bgnbd.p_no_purchase(weeks, x, t_x, T)
+    out["btyd_p_alive"] = fitted.bgnbd.p_alive(x, t_x, T)
+    out["btyd_expected_purchases"] = fitted.bgnbd.expected_purchases(weeks, x, t_x, T)
+    out["btyd_expected_spend"] = fitted.gamma.expected_spend(x, spend)
+    out["btyd_p_no_purchase"] = fitted.bgnbd.p_no_purchase(weeks, x, t_x, T)
     return out
 
 

@@ -26,7 +26,7 @@ from cvp.data.warehouse import read_frame, write_frame
 from cvp.errors import StateError
 from cvp.features.build import build_features, feature_set_version
 from cvp.models.calibration import Calibrator
-from cvp.models.dataset import add_btyd_features
+from cvp.models.dataset import BtydFit, add_btyd_features, fit_btyd
 from cvp.models.registry import CHAMPION, frame_for
 from cvp.names import CHURN_MODEL, CLV_MODEL, campaign_name, model_versions
 from cvp.privacy.consent import ScoringConsent, consent_for_scoring
@@ -181,7 +181,7 @@ def score(
         conn, as_of, snapshot["customer_id"], privacy or PrivacySettings()
     )
     profiled = snapshot.loc[consent.profiling_allowed].reset_index(drop=True)
-    modelled = model_step(models, profiled)
+    modelled = model_step(models, profiled, fit_btyd(profiled))
     features, predicted = modelled.features, modelled.predicted
     out = risk_and_value_columns(features["customer_id"], predicted, models.horizon_days, rules)
     value = assess_value(features, predicted.clv_expected, rules)
@@ -240,14 +240,16 @@ class ModelOutputs:
         )
 
 
-ModelStep = Callable[["ChampionModels", pd.DataFrame], ModelOutputs]
+ModelStep = Callable[["ChampionModels", pd.DataFrame, BtydFit], ModelOutputs]
 
 
-def predict_and_explain(models: ChampionModels, profiled: pd.DataFrame) -> ModelOutputs:
+def predict_and_explain(
+    models: ChampionModels, profiled: pd.DataFrame, btyd: BtydFit
+) -> ModelOutputs:
     """The models' part of scoring: BTYD features, calibrated predictions and TreeSHAP reasons.
-    It is per customer (no population statistic), so any partition of the customers can run it
-    on its own (`cvp/execution/dask_engine.py`); the steps after it see the whole population."""
-    features = add_btyd_features(profiled, models.horizon_days)
+    Given the population's BTYD fit it is per customer, so any partition of the customers can
+    run it on its own (`cvp/execution/dask_engine.py`); the steps after it see everyone."""
+    features = add_btyd_features(profiled, models.horizon_days, btyd)
     predicted = predict(models, features)
     reasons = reason_columns(models.churn, predicted.x_churn)
     return ModelOutputs(features, predicted, reasons)
