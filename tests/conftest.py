@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,6 +127,57 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
     with postgres_schema() as url:
         upgrade_warehouse(get_engine(url))
         yield url
+
+
+CVP = str(Path(sys.executable).with_name("cvp"))  # the installed console script
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for servers a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cvp_env(
+    settings: Settings,
+    workdir: Path,
+    *,
+    isolate: tuple[str, ...] = ("CVP_",),
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of a `cvp` process that uses `settings`' warehouse and stores and nothing
+    of the developer's: no inherited variable starting with one of `isolate`, a config file that
+    does not exist (so no `cvp.toml` is read), then `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(isolate)}
+    env.update(
+        CVP_CONFIG_FILE=str(workdir / "absent.toml"),
+        CVP_WAREHOUSE_URL=settings.warehouse_url,
+        CVP_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
+        CVP_MLFLOW_ARTIFACT_ROOT=str(settings.mlflow_artifact_root),
+        CVP_EXPECTATIONS_DIR=str(settings.expectations_dir),
+        COLUMNS="200",
+    )
+    if settings.pseudonym_key:
+        env["CVP_PSEUDONYM_KEY"] = settings.pseudonym_key
+    else:
+        env["CVP_PSEUDONYM_KEY_FILE"] = str(settings.pseudonym_key_file)
+    if settings.run_by:
+        env["CVP_RUN_BY"] = settings.run_by
+    env.update(extra)
+    return env
+
+
+def newcomer_settings(workdir: Path) -> Settings:
+    """What a new user's project has: a DuckDB warehouse, a key file that `cvp init` creates,
+    the login name as operator."""
+    return make_settings(workdir, f"duckdb:///{workdir / 'wh.duckdb'}").model_copy(
+        update={
+            "pseudonym_key": None,
+            "pseudonym_key_file": workdir / ".secrets" / "key",
+            "run_by": None,
+        }
+    )
 
 
 def make_settings(tmp_path: Path, warehouse_url: str) -> Settings:

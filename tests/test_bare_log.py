@@ -6,9 +6,7 @@ why; with a consent file granting some, only those."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import CVP, cvp_env, newcomer_settings
+
 pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
 
-CVP = str(Path(sys.executable).with_name("cvp"))
 START, AS_OF = date(2024, 7, 1), date(2025, 12, 31)
 CUSTOMERS = 2_500
 
@@ -57,18 +56,12 @@ def run_cvp(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Compl
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVP_")}
-    env.update(
-        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
-        CVP_WAREHOUSE_URL=f"duckdb:///{tmp_path / 'wh.duckdb'}",
-        CVP_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}",
-        CVP_MLFLOW_ARTIFACT_ROOT=str(tmp_path / "mlruns" / "artifacts"),
-        CVP_EXPECTATIONS_DIR=str(tmp_path / "expectations"),
-        CVP_PSEUDONYM_KEY_FILE=str(tmp_path / ".secrets" / "key"),
+    return cvp_env(
+        newcomer_settings(tmp_path),
+        tmp_path,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
         COLUMNS="250",
     )
-    return env
 
 
 def _scored(tmp_path: Path) -> pd.DataFrame:

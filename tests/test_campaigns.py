@@ -20,7 +20,7 @@ from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.scoring.store import customer_scores
-from tests.conftest import make_settings
+from tests.conftest import CVP, cvp_env, make_settings
 
 pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
 
@@ -199,20 +199,9 @@ def test_ledger_launch_and_measurement_on_both_backends(settings):
 
 
 def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
-    import os
     import subprocess
-    import sys
-    from pathlib import Path
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVP_")}
-    env.update(
-        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
-        CVP_WAREHOUSE_URL=scored.warehouse_url,
-        CVP_MLFLOW_TRACKING_URI=scored.mlflow_tracking_uri,
-        CVP_PSEUDONYM_KEY="x",
-        COLUMNS="200",
-    )
-    cvp = str(Path(sys.executable).with_name("cvp"))
+    env = cvp_env(scored, tmp_path)
     run_campaign_plan(scored, "K9", SCORED, budget=300.0)
     run_launch(scored, "K9")
     run_campaign_plan(scored, "K8", SCORED, budget=300.0)
@@ -224,14 +213,14 @@ def test_cli_refuses_with_one_line_before_any_flow(scored, tmp_path):
         (["plan", "--campaign", "K9", "--as-of", "2025-12-31", "--budget", "5"], "already"),
     ]:
         out = subprocess.run(
-            [cvp, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+            [CVP, *args], env=env, capture_output=True, text=True, timeout=300, check=False
         )
         assert out.returncode == 1, out.stderr
         assert message in out.stdout and "Traceback" not in out.stdout + out.stderr
     env["CVP_MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'empty.db'}"
     env["CVP_MLFLOW_ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
     out = subprocess.run(
-        [cvp, "monitor", "--as-of", "2026-01-31"],
+        [CVP, "monitor", "--as-of", "2026-01-31"],
         env=env,
         capture_output=True,
         text=True,

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import CVP, cvp_env, newcomer_settings
 from tests.test_ingest import MAPPING, MESSY
 
 pytestmark = pytest.mark.slow  # each command is a subprocess on an ephemeral Prefect server
-
-CVP = str(Path(sys.executable).with_name("cvp"))
 
 
 def run_cvp(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -24,17 +21,7 @@ def run_cvp(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Compl
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVP_")}
-    env.update(
-        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
-        CVP_WAREHOUSE_URL=f"duckdb:///{tmp_path / 'wh.duckdb'}",
-        CVP_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}",
-        CVP_MLFLOW_ARTIFACT_ROOT=str(tmp_path / "mlruns" / "artifacts"),
-        CVP_EXPECTATIONS_DIR=str(tmp_path / "expectations"),
-        CVP_PSEUDONYM_KEY_FILE=str(tmp_path / ".secrets" / "key"),
-        COLUMNS="200",
-    )
-    return env
+    return cvp_env(newcomer_settings(tmp_path), tmp_path)
 
 
 def test_help_lists_every_command(tmp_path, cli_env):

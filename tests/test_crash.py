@@ -6,10 +6,8 @@ concurrent runs refuses in one line with exit code 4."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -31,9 +29,8 @@ from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.scoring.store import customer_scores
-from tests.conftest import TEST_KEY
+from tests.conftest import CVP, cvp_env
 
-CVP = str(Path(sys.executable).with_name("cvp"))
 AS_OF = date(2025, 12, 31)
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -41,19 +38,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 def _env(settings, tmp_path: Path) -> dict[str, str]:
     from prefect.settings import PREFECT_API_URL
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CVP_", "PREFECT_"))}
-    env.update(
-        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
-        CVP_WAREHOUSE_URL=settings.warehouse_url,
-        CVP_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
-        CVP_MLFLOW_ARTIFACT_ROOT=str(settings.mlflow_artifact_root),
-        CVP_EXPECTATIONS_DIR=str(settings.expectations_dir),
-        CVP_PSEUDONYM_KEY=TEST_KEY,
-        CVP_RUN_BY="pytest",
+    return cvp_env(
+        settings,
+        tmp_path,
+        isolate=("CVP_", "PREFECT_"),
         PREFECT_API_URL=str(PREFECT_API_URL.value()),
-        COLUMNS="200",
     )
-    return env
 
 
 def _score(tmp_path: Path, env: dict[str, str], name: str, **extra: str) -> subprocess.Popen:

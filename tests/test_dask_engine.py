@@ -5,7 +5,6 @@ tune one Optuna study through a shared PostgreSQL storage."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.feature_jobs import run_features
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
-from tests.conftest import make_settings, postgres_schema
+from tests.conftest import free_port, make_settings, postgres_schema
 
 AS_OF = date(2025, 12, 31)
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,17 +59,11 @@ def test_dask_engine_refuses_a_duckdb_warehouse(tmp_path):
         build_features_partitioned(settings, AS_OF)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """`dask scheduler` and two `dask worker` processes, as an operator starts them."""
     scratch = tmp_path_factory.mktemp("dask")
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the workers import the tests' objective
     logs = [(scratch / f"{name}.log").open("wb") for name in ("scheduler", "w1", "w2")]

@@ -5,13 +5,9 @@ process worker; cron deployments get future runs from the server's scheduler."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,18 +17,11 @@ from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import dispose_engines, get_engine, read_frame
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.training_jobs import TrainingConfig, run_train
-from tests.conftest import TEST_KEY, make_settings
+from tests.conftest import CVP, cvp_env, free_port, make_settings
 
 pytestmark = pytest.mark.slow  # real Prefect and MLflow servers, a worker, training
 
-CVP = str(Path(sys.executable).with_name("cvp"))
 DATES = [date(2025, 12, 10), date(2025, 12, 17), date(2025, 12, 24), date(2025, 12, 31)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cvp(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -50,23 +39,17 @@ def stack(tmp_path_factory):
     run_generate(settings, GeneratorConfig(customers=2_500, seed=7))
     run_train(settings, TrainingConfig(as_of=date(2025, 12, 31), trials=2))
     dispose_engines()  # DuckDB lets one process hold the file: the flow runs need it
-    prefect_port, mlflow_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CVP_", "PREFECT_"))}
-    env.update(
-        CVP_CONFIG_FILE=str(root / "absent.toml"),
-        CVP_WAREHOUSE_URL=settings.warehouse_url,
-        CVP_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
-        CVP_MLFLOW_ARTIFACT_ROOT=str(settings.mlflow_artifact_root),
-        CVP_EXPECTATIONS_DIR=str(settings.expectations_dir),
-        CVP_PSEUDONYM_KEY=TEST_KEY,
-        CVP_RUN_BY="pytest",
+    prefect_port, mlflow_port = free_port(), free_port()
+    env = cvp_env(
+        settings,
+        root,
+        isolate=("CVP_", "PREFECT_"),
         CVP_SERVER__PREFECT_PORT=str(prefect_port),
         CVP_SERVER__MLFLOW_PORT=str(mlflow_port),
         CVP_SERVER__STATE_DIR=str(root / "servers"),
         PREFECT_HOME=str(root / "prefect-home"),
         PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="5",
         PREFECT_WORKER_QUERY_SECONDS="2",
-        COLUMNS="200",
     )
     up = _cvp(["server", "up"], env)
     try:

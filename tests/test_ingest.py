@@ -26,7 +26,7 @@ from cvp.data.schema import quarantine
 from cvp.data.warehouse import get_engine, read_frame, table_counts
 from cvp.experiments.tracking import ensure_experiment
 from cvp.jobs.data_jobs import run_ingest
-from tests.conftest import TEST_KEY, _backends, _postgres_base, make_settings
+from tests.conftest import TEST_KEY, _backends, _postgres_base, cvp_env, make_settings
 
 pytestmark = pytest.mark.slow  # each import is an audited job with its own MLflow store
 
@@ -330,17 +330,7 @@ def _cli_mapping(args: list[str]) -> dict[str, str]:
 
 
 def _cli_env(workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVP_")}
-    env.update(
-        CVP_CONFIG_FILE=str(workdir / "absent.toml"),
-        CVP_WAREHOUSE_URL=f"duckdb:///{workdir / 'wh.duckdb'}",
-        CVP_MLFLOW_TRACKING_URI=f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}",
-        CVP_MLFLOW_ARTIFACT_ROOT=str(workdir / "mlruns" / "artifacts"),
-        CVP_EXPECTATIONS_DIR=str(workdir / "expectations"),
-        CVP_PSEUDONYM_KEY=TEST_KEY,
-        CVP_RUN_BY="pytest",
-        COLUMNS="200",
-    )
+    env = cvp_env(make_settings(workdir, f"duckdb:///{workdir / 'wh.duckdb'}"), workdir)
     if _PYCACHE:  # compile the modules once for all the CLI processes, not once per process
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = _PYCACHE[0]

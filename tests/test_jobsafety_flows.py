@@ -4,11 +4,8 @@ traceback, exit 3."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -16,11 +13,9 @@ from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import dispose_engines
 from cvp.errors import STATE
 from cvp.jobs.data_jobs import run_generate
-from tests.conftest import TEST_KEY
+from tests.conftest import CVP, cvp_env
 
 pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
-
-CVP = str(Path(sys.executable).with_name("cvp"))
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -41,16 +36,11 @@ def test_score_before_training_is_one_line_with_exit_3(settings, tmp_path):
 
     run_generate(settings, GeneratorConfig(customers=300, seed=3))
     dispose_engines()  # the cvp process needs the DuckDB file
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CVP_", "PREFECT_"))}
-    env.update(
-        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
-        CVP_WAREHOUSE_URL=settings.warehouse_url,
-        CVP_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
-        CVP_MLFLOW_ARTIFACT_ROOT=str(settings.mlflow_artifact_root),
-        CVP_EXPECTATIONS_DIR=str(settings.expectations_dir),
-        CVP_PSEUDONYM_KEY=TEST_KEY,
+    env = cvp_env(
+        settings,
+        tmp_path,
+        isolate=("CVP_", "PREFECT_"),
         PREFECT_API_URL=str(PREFECT_API_URL.value()),
-        COLUMNS="200",
     )
     out = subprocess.run(
         [CVP, "score", "--as-of", "2025-12-31"],

@@ -5,7 +5,6 @@ reaches it."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from cvp.errors import BAD_INPUT
 from cvp.experiments.tracking import configure_tracking
 from cvp.jobs.report_jobs import attach_report, job_run_id, run_report
 from cvp.jobs.scoring_jobs import run_plan, run_score
-from tests.conftest import TEST_KEY, TRAINED_AS_OF
+from tests.conftest import TEST_KEY, TRAINED_AS_OF, cvp_env
 
 PREVIOUS = date(2025, 11, 30)
 BUDGET = 5_000.0
@@ -209,16 +208,7 @@ def test_chromium_renders_every_chart_offline(reported, tmp_path):
 
 
 def _cvp(args: list[str], settings, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CVP_")}
-    env.update(
-        CVP_CONFIG_FILE=str(tmp_path / "absent.toml"),
-        CVP_WAREHOUSE_URL=settings.warehouse_url,
-        CVP_MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
-        CVP_MLFLOW_ARTIFACT_ROOT=str(settings.mlflow_artifact_root),
-        CVP_EXPECTATIONS_DIR=str(settings.expectations_dir),
-        CVP_PSEUDONYM_KEY=TEST_KEY,
-        COLUMNS="200",
-    )
+    env = cvp_env(settings, tmp_path)
     return subprocess.run(
         [CVP, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

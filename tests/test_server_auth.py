@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,8 +23,8 @@ from cvp.orchestration.auth import (
     refuse_open_doors,
 )
 from cvp.orchestration.servers import WORK_POOL
+from tests.conftest import CVP, cvp_env, free_port, make_settings
 
-CVP = str(Path(sys.executable).with_name("cvp"))
 NO_SECRETS = ServerSecrets(None, None, None)
 ALL_SECRETS = ServerSecrets("ops:prefect-secret", "admin", "mlflow-secret-1")
 
@@ -83,30 +80,20 @@ def test_secrets_come_from_the_environment_first_then_a_private_file(tmp_path):
         load_server_secrets(server, {})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _project_env(root: Path, extra: dict[str, str]) -> dict[str, str]:
     """A `cvp` environment of its own: no inherited CVP_/PREFECT_/MLFLOW_ variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CVP_", "PREFECT_", "MLFLOW_"))}
-    env.update(
-        CVP_CONFIG_FILE=str(root / "absent.toml"),
-        CVP_WAREHOUSE_URL=f"duckdb:///{root / 'warehouse.duckdb'}",
-        CVP_MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlruns' / 'mlflow.db'}",
-        CVP_MLFLOW_ARTIFACT_ROOT=str(root / "mlruns" / "artifacts"),
-        CVP_SERVER__PREFECT_PORT=str(_free_port()),
-        CVP_SERVER__MLFLOW_PORT=str(_free_port()),
-        CVP_SERVER__DASK_PORT=str(_free_port()),
+    return cvp_env(
+        make_settings(root, f"duckdb:///{root / 'warehouse.duckdb'}"),
+        root,
+        isolate=("CVP_", "PREFECT_", "MLFLOW_"),
+        CVP_SERVER__PREFECT_PORT=str(free_port()),
+        CVP_SERVER__MLFLOW_PORT=str(free_port()),
+        CVP_SERVER__DASK_PORT=str(free_port()),
         CVP_SERVER__STATE_DIR=str(root / "servers"),
         CVP_SERVER__SECRETS_FILE=str(root / "servers.env"),
         PREFECT_HOME=str(root / "prefect-home"),
-        COLUMNS="200",
         **extra,
     )
-    return env
 
 
 def _cvp(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
