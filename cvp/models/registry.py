@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from cvp.models.predictors import load_predictor
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -42,8 +43,11 @@ def decide_promotion(
     score_champion: Callable[[object], float],
     margin: float,
     sanity_failures: list[str],
+    guard: Callable[[object], str | None] | None = None,
 ) -> PromotionDecision:
-    """`score_champion(booster)` evaluates the current champion on the challenger's test set."""
+    """`score_champion(model)` evaluates the current champion on the challenger's test set;
+    `guard(model)`, when given, names a second metric on which the challenger loses to the
+    champion (the CLV gate: RMSE as well as Gini), which keeps it challenger."""
     client.set_registered_model_alias(model_name, CHALLENGER, version)
     current = champion_version(client, model_name)
     champion_score = None
@@ -52,7 +56,7 @@ def decide_promotion(
     elif current is None:
         promoted, reason = True, f"no champion yet; {metric}={challenger_score:.4f}"
     else:
-        booster = mlflow.lightgbm.load_model(f"models:/{model_name}@{CHAMPION}")
+        booster = load_predictor(f"models:/{model_name}@{CHAMPION}")
         champion_score = score_champion(booster)
         gain = challenger_score - champion_score
         if gain >= margin:
@@ -61,6 +65,9 @@ def decide_promotion(
         else:
             promoted = False
             reason = f"{metric} {challenger_score:.4f} vs champion v{current} {champion_score:.4f}: gain {gain:.4f} < margin {margin}"
+        loses = guard(booster) if promoted and guard is not None else None
+        if loses:
+            promoted, reason = False, f"{reason}, but {loses}"
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version)
     tags = {
