@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -401,6 +401,13 @@ def features(
     console.print(f"written to feature_snapshots; mlflow run {result.mlflow_run_id}")
 
 
+def _parse_cutoffs(text: str) -> list[date]:
+    try:
+        return [date.fromisoformat(part.strip()) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc}; give YYYY-MM-DD dates", param_hint="--cutoffs") from exc
+
+
 @app.command()
 def train(
     as_of: Annotated[
@@ -417,6 +424,13 @@ def train(
         typer.Option(min=7, help="Churn/CLV horizon in days (default: training.horizon_days)."),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: training.seed).")] = None,
+    cutoffs: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated YYYY-MM-DD cutoffs: training..., validation, test "
+            "(default: derived from the data, or training.cutoffs)."
+        ),
+    ] = None,
     force_validation: Annotated[
         bool,
         typer.Option(
@@ -432,6 +446,7 @@ def train(
     if target not in ("churn", "clv", "all"):
         raise typer.BadParameter("choose churn, clv or all", param_hint="--target")
     targets = ["churn", "clv"] if target == "all" else [target]
+    explicit = _parse_cutoffs(cutoffs) if cutoffs else None
     with _orchestrated():
         result = train_flow(
             TrainParameters(
@@ -440,6 +455,7 @@ def train(
                 trials=trials,
                 horizon_days=horizon_days,
                 seed=seed,
+                cutoffs=explicit,
                 force_validation=force_validation,
             )
         )
@@ -467,6 +483,8 @@ def train(
     console.print(board)
     for outcome in result.outcomes.values():
         console.print(f"{outcome.target}: {outcome.decision.reason}")
+        for note in outcome.notes:
+            console.print(f"{outcome.target} {note}", markup=False)
     if result.validation_overridden:
         console.print(
             "[yellow]validation failures were overridden (recorded in MLflow and the audit log)[/yellow]"
@@ -542,6 +560,8 @@ def plan(
     )
     if totals.reason_empty:
         console.print(f"[yellow]{escape(totals.reason_empty)}[/yellow]")
+    if totals.model_note:
+        console.print(f"[yellow]{escape(totals.model_note)}[/yellow]")
     console.print("written to retention_plan")
 
 

@@ -53,13 +53,18 @@ class TrainingSettings(BaseModel):
     horizon_days: int = Field(90, ge=7, le=365, description="churn / CLV label window, in days")
     trials: int = Field(20, ge=1, le=500, description="Optuna trials per model")
     seed: int = Field(7, ge=0, description="seed of Optuna's sampler and LightGBM")
-    train_cutoffs: int = Field(6, ge=1, description="training cutoffs before the validation one")
-    step_days: int = Field(30, ge=1, description="days between training cutoffs")
-    max_boost_rounds: int = Field(2000, ge=1, description="LightGBM rounds before early stopping")
-    save_rate: float = Field(
-        0.3, gt=0, le=1, description="share of contacted churners saved, for the threshold choice"
+    train_cutoffs: int = Field(
+        6, ge=1, description="at most this many training cutoffs (as many as the history fits)"
     )
-    contact_cost: float = Field(5.0, ge=0, description="cost of one contact, for the threshold")
+    step_days: int = Field(30, ge=1, description="days between training cutoffs")
+    min_history_days: int = Field(
+        90, ge=0, description="days of data before the first training cutoff"
+    )
+    cutoffs: list[date] = Field(
+        default_factory=list,
+        description="explicit cutoffs (training..., validation, test); empty: derived from the data",
+    )
+    max_boost_rounds: int = Field(2000, ge=1, description="LightGBM rounds before early stopping")
 
 
 class PromotionSettings(BaseModel):

@@ -20,6 +20,7 @@ def train_flow(params: TrainParameters | None = None) -> TrainingResult:
         trials=params.trials,
         horizon_days=params.horizon_days,
         seed=params.seed,
+        cutoffs=tuple(params.cutoffs) if params.cutoffs else None,
         force_validation=params.force_validation,
     )
     return train_task(config)

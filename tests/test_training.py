@@ -16,6 +16,7 @@ from cvp.data.synthetic import GeneratorConfig
 from cvp.data.truth import oracle_no_purchase_probability
 from cvp.data.warehouse import get_engine, read_frame
 from cvp.experiments.tracking import configure_tracking
+from cvp.features.build import build_features
 from cvp.features.labels import build_labels
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.training_jobs import MODEL_NAMES, TrainingConfig, run_train
@@ -133,13 +134,22 @@ def test_quality_against_planted_truth(trained):
     with get_engine(settings.warehouse_url).connect() as conn:
         labels = build_labels(conn, test_cutoff, 90)
         truth = read_frame(conn, "SELECT * FROM ground_truth_customers")
+        recency = build_features(conn, test_cutoff)[["customer_id", "recency_days"]]
     labels = labels[labels["insufficient_history"] == 0].merge(truth, on="customer_id")
     oracle_auc = roc_auc_score(
         labels["churned"], oracle_no_purchase_probability(labels, test_cutoff, 90)
     )
-    assert churn.metrics["roc_auc"] >= 0.9 * oracle_auc
-    assert churn.metrics["roc_auc"] > churn.baseline_metrics["roc_auc"]
-    assert clv.metrics["normalized_gini"] > clv.baseline_metrics["normalized_gini"]
+    with_recency = labels.merge(recency, on="customer_id")
+    recency_auc = roc_auc_score(with_recency["churned"], with_recency["recency_days"].fillna(1e6))
+    # bounded by the best simple baseline plus a margin, not by a share of the oracle: a model
+    # that learned nothing beyond recency (or BG/NBD) fails here
+    best_simple = max(recency_auc, churn.baseline_metrics["roc_auc"])
+    assert churn.metrics["roc_auc"] >= best_simple + 0.005, (churn.metrics, best_simple)
+    assert churn.metrics["roc_auc"] <= oracle_auc + 0.02  # no better than the planted truth allows
+    assert clv.metrics["normalized_gini"] >= clv.baseline_metrics["normalized_gini"] + 0.005
+    assert (
+        clv.metrics["rmse"] < clv.baseline_metrics["rmse"]
+    )  # zeros respected: beats BTYD on error
     top = set(churn.importance.head(15).index)
     recovered = [driver for driver, features in DRIVER_FEATURES.items() if top & features]
     # price sensitivity moves the hazard only a little in the generator; the other four must show

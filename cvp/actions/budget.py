@@ -17,6 +17,7 @@ class PlanTotals:
     cost: float
     expected_saved_value: float
     reason_empty: str | None = None  # why nobody may be contacted, when that empties the plan
+    model_note: str | None = None  # the churn model found no profitable threshold at training
 
     @property
     def roi(self) -> float:

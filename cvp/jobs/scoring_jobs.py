@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import sqlalchemy as sa
+from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Engine
 
 from cvp.actions.budget import PlanTotals, plan_budget
@@ -22,6 +23,7 @@ from cvp.experiments.tracking import configure_tracking
 from cvp.features.build import feature_set_version
 from cvp.features.store import read_snapshot, write_snapshot
 from cvp.jobs.context import open_job, pause_for_crash_test
+from cvp.models.decision import unprofitable_note
 from cvp.names import SCORING_EXPERIMENT, campaign_name, model_versions
 from cvp.privacy.consent import empty_contact_reason, may_contact
 from cvp.privacy.exports import (
@@ -151,7 +153,16 @@ def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals
                 reason = empty_contact_reason(conn, as_of, len(scores), 0)
         plan, totals = plan_budget(scores, budget, campaign, contactable)
         totals.reason_empty = reason
-        job.audit.notes.update({"contactable": int(contactable.sum()), "reason_empty": reason})
+        totals.model_note = unprofitable_note(
+            MlflowClient(settings.mlflow_tracking_uri), str(scores["churn_model_version"].iloc[0])
+        )
+        job.audit.notes.update(
+            {
+                "contactable": int(contactable.sum()),
+                "reason_empty": reason,
+                "model_note": totals.model_note,
+            }
+        )
         with job.engine.begin() as conn:
             conn.execute(sa.delete(retention_plan).where(retention_plan.c.as_of == as_of))
             write_frame(conn, retention_plan, plan)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import mlflow
 
 from cvp.config import Settings
+from cvp.data.warehouse import get_engine
 from cvp.errors import BadInput
 from cvp.experiments.tracking import configure_tracking, ensure_experiment
 from cvp.jobs.context import open_job
@@ -19,10 +20,12 @@ from cvp.models.train import (
     TrainingConfig,
     TrainingPlan,
     assemble,
+    plan_windows,
     split_params,
     split_rows,
     train_models,
 )
+from cvp.models.windows import Cutoffs
 from cvp.monitoring.fairness import load_sensitive_attributes
 from cvp.names import MODEL_NAMES, TRAINING_EXPERIMENT
 
@@ -37,17 +40,16 @@ class TrainingResult:
     validation_overridden: bool
 
 
-def training_history_days(plan: TrainingPlan) -> int:
-    """Days of data a training date needs before it: train, valid and test label windows."""
-    return 3 * plan.horizon_days + plan.step_days * (plan.train_cutoffs - 1)
-
-
-def _check_plan(plan: TrainingPlan) -> None:
+def _check_plan(settings: Settings, plan: TrainingPlan) -> Cutoffs:
+    """Knobs in range and cutoffs that fit the data, before any MLflow run exists; the cutoffs
+    are derived here (`cvp.models.windows`), so a log too short for the horizon is one line."""
     unknown = sorted(set(plan.targets) - set(MODEL_NAMES))
     if unknown or not plan.targets:
         raise BadInput(f"targets {unknown or '(none)'}: choose from {sorted(MODEL_NAMES)}")
     if plan.trials < 1 or plan.horizon_days < 1 or plan.train_cutoffs < 1:
         raise BadInput("trials, horizon_days and train_cutoffs must be at least 1")
+    with get_engine(settings.warehouse_url).connect() as conn:
+        return plan_windows(conn, plan)
 
 
 def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
@@ -61,15 +63,15 @@ def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
         params,
         experiment=TRAINING_EXPERIMENT,
         as_of=config.as_of,
-        history_days=training_history_days(plan),
+        history_days=0,  # the history the horizon needs is checked by the cutoffs (`_check_plan`)
         gate=True,
         force_validation=config.force_validation,
-        require=lambda: _check_plan(plan),
+        require=lambda: _check_plan(settings, plan),
     ) as job:
         audit, parent, gate = job.audit, job.run, job.gate
         assert gate is not None
         with job.engine.connect() as conn:
-            splits = assemble(conn, plan)
+            splits = assemble(conn, plan, job.required)
             sensitive = load_sensitive_attributes(conn, config.as_of)
         tags = {
             "cvp.data_fingerprint": audit.data_fingerprint or "",

@@ -1,14 +1,10 @@
-"""Time-based training data: cutoffs whose label windows close in order, BTYD features per cutoff.
-
-Split rule, so nothing after a held-out cutoff leaks into what is trained on it:
-test cutoff = as_of - horizon (its labels close on as_of); validation cutoff = test - horizon;
-training cutoffs end one horizon before validation, stepping back `step_days` at a time.
-"""
+"""Time-based training data: features and labels per cutoff, BTYD features per cutoff. The
+cutoffs themselves (rolling origin, from the history available) are `cvp.models.windows`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -17,6 +13,7 @@ from sqlalchemy.engine import Connection
 from cvp.features.build import catalog
 from cvp.features.labels import training_set
 from cvp.models.btyd import BGNBD, GammaGamma
+from cvp.models.windows import Cutoffs
 
 BTYD_FEATURES = (
     "btyd_p_alive",
@@ -26,25 +23,6 @@ BTYD_FEATURES = (
 )
 NON_FEATURES = {"as_of", "customer_id", "country", "acquisition_channel"}
 LABELS = ("churned", "contract_churned", "future_revenue", "future_margin", "insufficient_history")
-
-
-@dataclass(frozen=True)
-class Cutoffs:
-    train: tuple[date, ...]
-    valid: date
-    test: date
-
-    @property
-    def all(self) -> list[date]:
-        return [*self.train, self.valid, self.test]
-
-
-def plan_cutoffs(as_of: date, horizon_days: int, n_train: int, step_days: int) -> Cutoffs:
-    test = as_of - timedelta(days=horizon_days)
-    valid = test - timedelta(days=horizon_days)
-    last_train = valid - timedelta(days=horizon_days)
-    train = tuple(last_train - timedelta(days=step_days * k) for k in reversed(range(n_train)))
-    return Cutoffs(train, valid, test)
 
 
 def feature_columns() -> list[str]:

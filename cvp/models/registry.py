@@ -11,10 +11,11 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from cvp.models.predictors import load_predictor
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -46,8 +47,11 @@ def decide_promotion(
     score_champion: Callable[[object], float],
     margin: float,
     sanity_failures: list[str],
+    guard: Callable[[object], str | None] | None = None,
 ) -> PromotionDecision:
-    """`score_champion(booster)` evaluates the current champion on the challenger's test set."""
+    """`score_champion(model)` evaluates the current champion on the challenger's test set;
+    `guard(model)`, when given, names a second metric on which the challenger loses to the
+    champion (the CLV gate: RMSE as well as Gini), which keeps it challenger."""
     current = champion_version(client, model_name)
     champion_score = None
     if sanity_failures:
@@ -55,7 +59,7 @@ def decide_promotion(
     elif current is None:
         promoted, reason = True, f"no champion yet; {metric}={challenger_score:.4f}"
     else:
-        booster = mlflow.lightgbm.load_model(f"models:/{model_name}@{CHAMPION}")
+        booster = load_predictor(f"models:/{model_name}@{CHAMPION}")
         champion_score = score_champion(booster)
         gain = challenger_score - champion_score
         if gain >= margin:
@@ -64,6 +68,9 @@ def decide_promotion(
         else:
             promoted = False
             reason = f"{metric} {challenger_score:.4f} vs champion v{current} {champion_score:.4f}: gain {gain:.4f} < margin {margin}"
+        loses = guard(booster) if promoted and guard is not None else None
+        if loses:
+            promoted, reason = False, f"{reason}, but {loses}"
     if promoted:
         client.set_registered_model_alias(model_name, CHAMPION, version)
         _drop_alias(client, model_name, CHALLENGER)

@@ -1,6 +1,8 @@
-"""The training procedure, one function per model: tune on the training cutoffs, calibrate and
-choose the decision threshold on the validation cutoff, backtest against the BTYD baseline on
-the test cutoff, register, and pass the registry's promotion gate.
+"""The training procedure, one function per model: tune on the training cutoffs, calibrate on
+the validation cutoff, backtest against the BTYD baseline on the test cutoff, refit the final
+model on the training and validation cutoffs together (`cvp.models.refit`), calibrate it and
+choose its decision threshold on the test window (the most recent closed one), register, and pass
+the registry's promotion gate. Cutoffs come from the data (`cvp.models.windows`).
 
 A job opens the MLflow run and the audit record and calls `train_models`; everything that
 fits a model lives here, so it can run from a notebook with a tracking client and a warehouse
@@ -8,8 +10,10 @@ connection."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -18,11 +22,23 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from cvp.actions.playbook import DEFAULT_PLAYBOOK, load_playbook
 from cvp.config import MonitoringSettings, Settings
+from cvp.data.coverage import data_span
+from cvp.errors import StateError
 from cvp.models.calibration import Calibrator, choose_calibrator
-from cvp.models.dataset import Splits, baseline_revenue, feature_columns, load_splits, plan_cutoffs
-from cvp.models.decision import choose_threshold
+from cvp.models.dataset import Splits, baseline_revenue, feature_columns, load_splits
+from cvp.models.decision import (
+    ThresholdChoice,
+    choose_threshold,
+    contact_economics,
+    value_if_retained,
+)
+from cvp.models.gate import baseline_failures, baseline_takes_over, rmse_guard
+from cvp.models.hurdle import fit_hurdle
 from cvp.models.metrics import churn_metrics, clv_metrics
+from cvp.models.predictors import Predictor, log_predictor
+from cvp.models.refit import closed_before_test, refit_on_closed_windows
 from cvp.models.registry import PromotionDecision, decide_promotion, frame_for
 from cvp.models.runs import (
     TrainingContext,
@@ -32,6 +48,7 @@ from cvp.models.runs import (
     log_tuned_params,
 )
 from cvp.models.tuning import TunedModel, tune
+from cvp.models.windows import Cutoffs, derive_cutoffs, explicit_cutoffs
 from cvp.monitoring.fairness import fairness_gate
 from cvp.names import CHURN, CLV, MODEL_NAMES, MODEL_TARGETS
 from cvp.reports import plots
@@ -54,6 +71,8 @@ class TrainingConfig:
     targets: tuple[str, ...] = MODEL_TARGETS
     max_boost_rounds: int | None = None
     force_validation: bool = False
+    min_history_days: int | None = None
+    cutoffs: tuple[date, ...] | None = None  # explicit (training..., validation, test)
 
     def resolve(self, settings: Settings) -> TrainingPlan:
         """The complete set of knobs a run uses: the request on top of `[training]` and
@@ -72,12 +91,15 @@ class TrainingConfig:
             train_cutoffs=pick("train_cutoffs"),
             step_days=pick("step_days"),
             targets=tuple(self.targets),
-            save_rate=defaults.save_rate,
-            contact_cost=defaults.contact_cost,
+            playbook=str(settings.scoring.playbook or DEFAULT_PLAYBOOK),
+            high_value_share=settings.scoring.high_value_share,
+            medium_value_share=settings.scoring.medium_value_share,
             promotion_margin=settings.promotion.margin,
             max_ece=settings.promotion.max_ece,
             max_boost_rounds=pick("max_boost_rounds"),
             force_validation=self.force_validation,
+            min_history_days=pick("min_history_days"),
+            cutoffs=tuple(self.cutoffs or defaults.cutoffs) or None,
         )
 
 
@@ -92,16 +114,25 @@ class TrainingPlan:
     train_cutoffs: int
     step_days: int
     targets: tuple[str, ...]
-    save_rate: float
-    contact_cost: float
+    playbook: str  # contact costs and save rates for the decision threshold
+    high_value_share: float
+    medium_value_share: float
     promotion_margin: float
     max_ece: float
     max_boost_rounds: int
     force_validation: bool
+    min_history_days: int
+    cutoffs: tuple[date, ...] | None
 
     def params(self) -> dict[str, Any]:
         """JSON-friendly, for the audit row and MLflow."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return [plain(v) for v in value]
+            return value.isoformat() if isinstance(value, date) else value
+
+        return {k: plain(v) for k, v in asdict(self).items()}
 
 
 @dataclass
@@ -115,6 +146,7 @@ class ModelOutcome:
     decision: PromotionDecision
     importance: pd.Series
     params: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # one line each, printed by `cvp train`
 
     def parent_metrics(self) -> dict[str, float]:
         """The same metrics, prefixed for the job's parent run (`churn_roc_auc`, ...)."""
@@ -123,9 +155,30 @@ class ModelOutcome:
         }
 
 
-def assemble(conn: Connection, plan: TrainingPlan) -> Splits:
-    """Cutoffs that fit the horizon, features and labels per cutoff, BTYD per cutoff."""
-    cutoffs = plan_cutoffs(plan.as_of, plan.horizon_days, plan.train_cutoffs, plan.step_days)
+def plan_windows(conn: Connection, plan: TrainingPlan) -> Cutoffs:
+    """The plan's cutoffs: explicit ones checked, or rolling-origin ones derived from the first
+    transaction in the warehouse (one clear line when the history is too short)."""
+    first = data_span(conn).first
+    if first is None:
+        raise StateError(
+            "cannot train: the warehouse has no transactions; import them "
+            "(`cvp ingest transactions FILE`) or generate data (`cvp generate`) first"
+        )
+    if plan.cutoffs:
+        return explicit_cutoffs(plan.cutoffs, first, plan.as_of, plan.horizon_days)
+    return derive_cutoffs(
+        first,
+        plan.as_of,
+        plan.horizon_days,
+        plan.step_days,
+        plan.min_history_days,
+        plan.train_cutoffs,
+    )
+
+
+def assemble(conn: Connection, plan: TrainingPlan, cutoffs: Cutoffs | None = None) -> Splits:
+    """Features and labels per cutoff, BTYD per cutoff (cutoffs from `plan_windows` if not given)."""
+    cutoffs = cutoffs or plan_windows(conn, plan)
     return load_splits(conn, cutoffs, plan.horizon_days, plan.as_of)
 
 
@@ -135,6 +188,7 @@ def split_params(splits: Splits) -> dict[str, str]:
         "cutoffs_train": ",".join(map(str, cutoffs.train)),
         "cutoff_valid": str(cutoffs.valid),
         "cutoff_test": str(cutoffs.test),
+        "cutoff_gap_days": str(cutoffs.gap_days),
     }
 
 
@@ -153,8 +207,8 @@ def xy(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, np.ndarray]:
     return x, y
 
 
-def predict(booster: lgb.Booster, x: pd.DataFrame, **kwargs: Any) -> np.ndarray:
-    """`Booster.predict` as an array (its declared return type is wider)."""
+def predict(booster: Predictor | lgb.Booster, x: pd.DataFrame, **kwargs: Any) -> np.ndarray:
+    """`Booster.predict` (or any predictor's) as an array (its declared return type is wider)."""
     return np.asarray(booster.predict(x, **kwargs))
 
 
@@ -202,6 +256,7 @@ def _promote(
     splits: Splits,
     plan: TrainingPlan,
     failures: list[str],
+    guard: Callable[[object], str | None] | None = None,
 ) -> PromotionDecision:
     """Re-score the champion on the same test cutoff and move the alias if the gain is enough;
     the decision is tagged on the model's run too, next to its metrics in the compare view."""
@@ -225,6 +280,7 @@ def _promote(
         champion_score,
         plan.promotion_margin,
         failures,
+        guard,
     )
     mlflow.set_tags(
         {
@@ -236,39 +292,82 @@ def _promote(
     return decision
 
 
+def refit_final(target: str, tuned: TunedModel, splits: Splits) -> lgb.Booster:
+    """The booster that is registered and scores: `tuned` refit on the training and validation
+    cutoffs together (`cvp.models.refit`)."""
+    return refit_on_closed_windows(tuned.params, *xy(closed_before_test(splits), target))
+
+
 def train_clv(
     plan: TrainingPlan, splits: Splits, context: TrainingContext
-) -> tuple[ModelOutcome, TunedModel]:
-    """Tweedie/Poisson LightGBM on horizon revenue, against BG/NBD x Gamma-Gamma."""
+) -> tuple[ModelOutcome, Predictor, Predictor]:
+    """Two candidates on horizon revenue, against BG/NBD x Gamma-Gamma: the tuned Tweedie/Poisson
+    LightGBM and the hurdle model (`cvp.models.hurdle`); the one with the lower validation RMSE
+    is backtested and registered (refit). Returns the outcome, the backtest model and the final
+    one."""
     tuned = _tune(CLV, plan, splits, context, max(2, plan.trials))
+    x_valid, y_valid = xy(splits.valid, CLV)
     x_test, y_test = xy(splits.test, CLV)
-    predicted = predict(tuned.booster, x_test)
+    hurdle = fit_hurdle(xy(splits.train, CLV), (x_valid, y_valid), plan.seed, plan.max_boost_rounds)
+    candidates: dict[str, Predictor] = {"single": tuned.booster, "hurdle": hurdle}
+    valid_rmse = {
+        k: clv_metrics(y_valid, predict(m, x_valid))["rmse"] for k, m in candidates.items()
+    }
+    kind = min(valid_rmse, key=valid_rmse.__getitem__)
+    chosen = candidates[kind]
+    predicted = predict(chosen, x_test)
     baseline = baseline_revenue(splits.test)
     model_metrics, baseline_metrics = clv_metrics(y_test, predicted), clv_metrics(y_test, baseline)
     log_baseline_run(
         context, CLV, baseline_metrics, y_test, baseline, _baseline_params(plan, splits)
     )
     importance = shap_importance(tuned.booster, x_test)
+    params = tuned.params if kind == "single" else hurdle.params()
     with context.child_run("clv-lightgbm", **{"cvp.kind": "model", "cvp.target": CLV}) as run:
-        log_tuned_params(tuned.params)
+        log_tuned_params(params)
+        mlflow.log_params({"clv_model": kind, "refit_rows": len(splits.train) + len(splits.valid)})
         mlflow.log_metrics(model_metrics)
         _log_objective_comparison(tuned)
+        mlflow.log_dict(
+            {
+                k: {"valid_rmse": valid_rmse[k]}
+                | {f"test_{m}": v for m, v in clv_metrics(y_test, predict(c, x_test)).items()}
+                for k, c in candidates.items()
+            },
+            "clv_candidates.json",
+        )
         mlflow.log_figure(
             plots.clv_decile_plot(y_test, {"lightgbm": predicted, "btyd": baseline}),
             "plots/clv_deciles.png",
         )
         log_importance(tuned.booster, importance, x_test, "CLV")
-        version = log_model(tuned.booster, x_test, CLV)
+        closed = xy(closed_before_test(splits), CLV)
+        final: Predictor
+        if kind == "single":
+            refit = refit_final(CLV, tuned, splits)
+            final, version = refit, log_model(refit, x_test, CLV)
+        else:
+            final = hurdle.refit(*closed)
+            version = log_predictor(final, x_test, CLV)
         failures = sanity_failures(splits, x_test)
         if not np.all(np.isfinite(predicted)) or (predicted < 0).any():
             failures.append("non-finite or negative predictions")
+        failures += baseline_failures(CLV, model_metrics, baseline_metrics)
         decision = _promote(
-            context, CLV, version, model_metrics["normalized_gini"], splits, plan, failures
+            context,
+            CLV,
+            version,
+            model_metrics["normalized_gini"],
+            splits,
+            plan,
+            failures,
+            rmse_guard(y_test, splits.test, model_metrics["rmse"]),
         )
+    decision = baseline_takes_over(context, decision, splits.test, baseline_metrics)
     outcome = ModelOutcome(
-        CLV, run.info.run_id, model_metrics, baseline_metrics, decision, importance, tuned.params
+        CLV, run.info.run_id, model_metrics, baseline_metrics, decision, importance, params
     )
-    return outcome, tuned
+    return outcome, chosen, final
 
 
 def _baseline_params(plan: TrainingPlan, splits: Splits) -> dict[str, object]:
@@ -290,30 +389,66 @@ def _log_objective_comparison(tuned: TunedModel) -> None:
 
 @dataclass
 class ChurnFit:
-    """A tuned, calibrated churn model and its decision threshold, before anything is logged."""
+    """A tuned, calibrated churn model and its decision threshold, before anything is logged.
+
+    `calibrator`, `p_test` and `threshold` are the backtest's (fitted on validation, judged on
+    test); `final`, `final_calibrator` and `final_threshold` are what is registered: the refit
+    booster, calibrated and thresholded on the test window, the most recent closed one."""
 
     tuned: TunedModel
     calibrator: Calibrator
     p_test: np.ndarray
-    threshold: float
-    valid_profit: float
+    decision: ThresholdChoice
+    final: lgb.Booster
+    final_calibrator: Calibrator
+    final_decision: ThresholdChoice
+
+    @property
+    def threshold(self) -> float:
+        return self.decision.threshold
 
 
 def fit_churn(
-    plan: TrainingPlan, splits: Splits, value_valid: np.ndarray, context: TrainingContext
+    plan: TrainingPlan,
+    splits: Splits,
+    value_valid: np.ndarray,
+    context: TrainingContext,
+    value_test: np.ndarray | None = None,
 ) -> ChurnFit:
     """Tune on AUC, calibrate on the validation cutoff (isotonic or Platt, whichever fits better),
-    and choose the threshold that maximises the expected retention profit there."""
+    and choose the threshold that maximises the expected retention profit there; then refit on
+    the closed windows and calibrate and threshold the refit model on the test window."""
     tuned = _tune(CHURN, plan, splits, context, plan.trials)
     x_valid, y_valid = xy(splits.valid, CHURN)
+    x_test, y_test = xy(splits.test, CHURN)
     raw_valid = predict(tuned.booster, x_valid)
     calibrator = choose_calibrator(raw_valid, y_valid, plan.seed)
     p_valid = calibrator.apply(raw_valid)
-    p_test = calibrator.apply(predict(tuned.booster, xy(splits.test, CHURN)[0]))
-    threshold, profit = choose_threshold(
-        p_valid, y_valid, value_valid, plan.save_rate, plan.contact_cost
+    p_test = calibrator.apply(predict(tuned.booster, x_test))
+    decision = threshold_on(
+        plan, p_valid, y_valid, value_valid, f"validation ({splits.cutoffs.valid})"
     )
-    return ChurnFit(tuned, calibrator, p_test, threshold, profit)
+    final = refit_final(CHURN, tuned, splits)
+    raw_final = predict(final, x_test)
+    final_calibrator = choose_calibrator(raw_final, y_test, plan.seed)
+    final_decision = threshold_on(
+        plan,
+        final_calibrator.apply(raw_final),
+        y_test,
+        value_if_retained(splits.test, plan.horizon_days) if value_test is None else value_test,
+        f"the most recent closed window ({splits.cutoffs.test})",
+    )
+    return ChurnFit(tuned, calibrator, p_test, decision, final, final_calibrator, final_decision)
+
+
+def threshold_on(
+    plan: TrainingPlan, p: np.ndarray, churned: np.ndarray, value: np.ndarray, window: str
+) -> ThresholdChoice:
+    """The profit-maximising threshold with the playbook's cost and save rate per customer."""
+    cost, save_rate = contact_economics(
+        value, load_playbook(Path(plan.playbook)), plan.high_value_share, plan.medium_value_share
+    )
+    return choose_threshold(p, churned, value, save_rate, cost, window)
 
 
 def train_churn(
@@ -323,11 +458,12 @@ def train_churn(
     context: TrainingContext,
     sensitive: pd.DataFrame | None = None,
     fairness_rules: MonitoringSettings | None = None,
+    value_test: np.ndarray | None = None,
 ) -> ModelOutcome:
     """Binary LightGBM on no-purchase-in-horizon, against BG/NBD's P(no purchase). The
     sensitive attributes (age band, gender, region) only audit the model: group gaps over
     `[monitoring] fairness_max_gap` block promotion; they are never features."""
-    fit = fit_churn(plan, splits, value_valid, context)
+    fit = fit_churn(plan, splits, value_valid, context, value_test)
     booster = fit.tuned.booster
     x_test, y_test = xy(splits.test, CHURN)
     baseline = splits.test["btyd_p_no_purchase"].to_numpy()
@@ -342,10 +478,12 @@ def train_churn(
     with context.child_run("churn-lightgbm", **{"cvp.kind": "model", "cvp.target": CHURN}) as run:
         _log_churn_run(fit, plan, model_metrics, y_test, baseline)
         log_importance(booster, importance, x_test, "Churn")
-        version = log_model(booster, x_test, CHURN)
+        mlflow.log_param("refit_rows", len(splits.train) + len(splits.valid))
+        version = log_model(fit.final, x_test, CHURN)
         failures = sanity_failures(splits, x_test)
         if model_metrics["ece"] > plan.max_ece:
             failures.append(f"calibration error {model_metrics['ece']:.3f} > {plan.max_ece}")
+        failures += baseline_failures(CHURN, model_metrics, baseline_metrics)
         failures += fairness_gate(
             splits.test["customer_id"],
             y_test,
@@ -357,6 +495,14 @@ def train_churn(
         decision = _promote(
             context, CHURN, version, model_metrics["roc_auc"], splits, plan, failures
         )
+    # the threshold's meaning travels with the version: `cvp plan` reads it from the champion
+    chosen = fit.final_decision
+    for key, value in {
+        "cvp.decision.profitable": str(chosen.profitable).lower(),
+        "cvp.decision.threshold": f"{chosen.threshold:.6f}",
+        "cvp.decision.explanation": chosen.explanation,
+    }.items():
+        context.client.set_model_version_tag(MODEL_NAMES[CHURN], version, key, value)
     return ModelOutcome(
         CHURN,
         run.info.run_id,
@@ -365,6 +511,7 @@ def train_churn(
         decision,
         importance,
         fit.tuned.params,
+        [f"decision: {chosen.explanation}"],
     )
 
 
@@ -375,20 +522,30 @@ def _log_churn_run(
     y_test: np.ndarray,
     baseline: np.ndarray,
 ) -> None:
-    economics = {"save_rate": plan.save_rate, "contact_cost": plan.contact_cost}
+    economics = {"playbook": load_playbook(Path(plan.playbook)).version}
     log_tuned_params(fit.tuned.params)
     mlflow.log_params(
         {
-            "calibration": fit.calibrator.method,
-            "decision_threshold": round(fit.threshold, 6),
+            "calibration": fit.final_calibrator.method,
+            "backtest_calibration": fit.calibrator.method,
+            "decision_threshold": round(fit.final_decision.threshold, 6),
+            "decision_profitable": fit.final_decision.profitable,
             "horizon_days": plan.horizon_days,  # scoring reads it from the champion's run
             **economics,
         }
     )
-    mlflow.log_metrics({**model_metrics, "valid_expected_profit_at_threshold": fit.valid_profit})
-    mlflow.log_dict(fit.calibrator.to_dict(), "calibration.json")
+    mlflow.log_metrics(
+        {
+            **model_metrics,
+            "valid_expected_profit_at_threshold": fit.decision.profit,
+            "test_expected_profit_at_threshold": fit.final_decision.profit,
+        }
+    )
+    # scoring applies calibration.json: the final model's, fitted on the most recent closed window
+    mlflow.log_dict(fit.final_calibrator.to_dict(), "calibration.json")
+    mlflow.log_dict(fit.calibrator.to_dict(), "backtest_calibration.json")
     mlflow.log_dict(
-        {"threshold": fit.threshold, "valid_profit": fit.valid_profit, **economics},
+        {"final": fit.final_decision.to_dict(), "backtest": fit.decision.to_dict(), **economics},
         "decision.json",
     )
     scores = {"lightgbm": fit.p_test, "btyd": baseline}
@@ -406,13 +563,15 @@ def train_models(
     sensitive: pd.DataFrame | None = None,
     fairness_rules: MonitoringSettings | None = None,
 ) -> dict[str, ModelOutcome]:
-    """CLV first: its validation predictions value each customer in the churn threshold choice
-    (the BTYD revenue stands in when only churn is trained)."""
+    """CLV, then churn; the churn threshold values a saved customer at their spend if retained."""
     outcomes: dict[str, ModelOutcome] = {}
-    value_valid = baseline_revenue(splits.valid)
+    # what a saved churner keeps, for the decision threshold (`cvp.models.decision`)
+    value_valid = value_if_retained(splits.valid, plan.horizon_days)
+    value_test = value_if_retained(splits.test, plan.horizon_days)
     if CLV in plan.targets:
-        outcomes[CLV], clv_model = train_clv(plan, splits, context)
-        value_valid = predict(clv_model.booster, xy(splits.valid, CLV)[0])
+        outcomes[CLV], _, _ = train_clv(plan, splits, context)
     if CHURN in plan.targets:
-        outcomes[CHURN] = train_churn(plan, splits, value_valid, context, sensitive, fairness_rules)
+        outcomes[CHURN] = train_churn(
+            plan, splits, value_valid, context, sensitive, fairness_rules, value_test
+        )
     return outcomes

@@ -87,6 +87,10 @@ class TrainParameters(BaseModel):
     seed: int | None = Field(
         None, ge=0, description="Seed for Optuna and LightGBM; empty: training.seed (7)."
     )
+    cutoffs: list[date] | None = Field(
+        None,
+        description="Explicit cutoffs (training..., validation, test); empty: derived from the data.",
+    )
     force_validation: bool = Field(
         False, description="Train despite critical validation failures (recorded)."
     )

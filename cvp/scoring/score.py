@@ -27,6 +27,7 @@ from cvp.errors import StateError
 from cvp.features.build import build_features, feature_set_version
 from cvp.models.calibration import Calibrator
 from cvp.models.dataset import BtydFit, add_btyd_features, fit_btyd
+from cvp.models.predictors import Predictor, load_predictor
 from cvp.models.registry import CHAMPION, frame_for
 from cvp.names import CHURN_MODEL, CLV_MODEL, campaign_name, model_versions
 from cvp.privacy.consent import ScoringConsent, consent_for_scoring
@@ -43,7 +44,7 @@ class NoChampionModel(StateError):
 @dataclass
 class ChampionModels:
     churn: lgb.Booster
-    clv: lgb.Booster
+    clv: Predictor
     churn_version: str
     clv_version: str
     calibrator: Calibrator
@@ -78,7 +79,7 @@ def load_champions(client: MlflowClient) -> ChampionModels:
     horizon = int(logged) if logged else TrainingSettings().horizon_days
     return ChampionModels(
         churn=mlflow.lightgbm.load_model(f"models:/{CHURN_MODEL}@{CHAMPION}"),
-        clv=mlflow.lightgbm.load_model(f"models:/{CLV_MODEL}@{CHAMPION}"),
+        clv=load_predictor(f"models:/{CLV_MODEL}@{CHAMPION}"),  # a booster, hurdle or BTYD
         churn_version=str(churn_v.version),
         clv_version=str(clv_v.version),
         calibrator=Calibrator.from_dict(json.loads(Path(calibration).read_text())),
