@@ -46,14 +46,14 @@ def test_a_snapshot_failing_its_suite_leaves_the_previous_one_in_place(settings,
     before = _snapshot(settings)
     assert len(before) > 0
 
-    build = feature_jobs.build_features
+    build = feature_jobs.features_for
 
-    def broken(conn, as_of):  # a defect in a feature: negative recency for one customer
-        frame = build(conn, as_of)
+    def broken(settings, conn, as_of):  # a defect in a feature: negative recency for one customer
+        frame = build(settings, conn, as_of)
         frame.loc[frame.index[0], "recency_days"] = -5.0
         return frame
 
-    monkeypatch.setattr(feature_jobs, "build_features", broken)
+    monkeypatch.setattr(feature_jobs, "features_for", broken)
     with pytest.raises(ValidationFailed, match="recency_days_not_negative"):
         feature_jobs.run_features(settings, AS_OF)
     after = _snapshot(settings)
