@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from cvp.config import MonitoringSettings, reset_settings_cache
 from cvp.data.migrate import upgrade_warehouse
@@ -18,7 +20,8 @@ from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.monitoring.drift import drift_table, drifted_importance_share, psi
-from cvp.monitoring.jobs import run_monitor
+from cvp.monitoring.jobs import decide, run_monitor
+from cvp.monitoring.models import ModelInfo
 from tests.conftest import TEST_KEY, make_settings
 
 pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
@@ -52,6 +55,33 @@ def test_psi_and_ks_do_not_flag_samples_of_one_distribution():
     }
     importance = pd.Series({"tenure_days": 3.0, "x": 1.0, "unused": 4.0})
     assert drifted_importance_share(calendar, importance) == pytest.approx(1 / 8)
+
+
+def test_drift_decides_by_importance():
+    """Retraining for drift needs the drifted, non-calendar features to carry
+    `retrain_drift_importance` (20%) of a champion's mean |SHAP|; the reason names them."""
+    settings = make_settings(Path("/nonexistent"), "duckdb:///:memory:")
+    drift = pd.DataFrame(
+        {
+            "feature": ["spend_30d", "tenure_days", "recency_days", "score:clv_expected"],
+            "psi": [0.9, 1.2, 0.01, 0.05],
+            "ks_statistic": [0.4, 0.5, 0.01, 0.05],
+            "ks_p_value": [0.0, 0.0, 0.9, 0.3],
+            "drifted": [True, True, False, False],
+            "calendar": [False, True, False, False],
+        }
+    )
+    churn = ModelInfo("churn", "1", "run", {}, 91, TRAINED, None)
+    uses_spend = {"clv": pd.Series({"spend_30d": 3.0, "recency_days": 7.0})}
+    reasons, drifted = decide(settings, TRAINED, pd.DataFrame(), drift, churn, uses_spend)
+    assert drifted == ["spend_30d", "tenure_days"]
+    assert any("30% of the clv champion's importance" in r and "spend_30d" in r for r in reasons)
+    ignores_spend = {"clv": pd.Series({"spend_30d": 1.0, "recency_days": 9.0})}
+    reasons, _ = decide(settings, TRAINED, pd.DataFrame(), drift, churn, ignores_spend)
+    assert not any("drifted" in r for r in reasons)  # 10% < 20%; tenure is a calendar feature
+    calendar_only = {"clv": pd.Series({"tenure_days": 10.0})}
+    reasons, _ = decide(settings, TRAINED, pd.DataFrame(), drift, churn, calendar_only)
+    assert not any("drifted" in r for r in reasons)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +141,17 @@ def test_monitor_flags_planted_drift_and_reports_realised_accuracy(history):
     assert len(clv) == 2 and clv["promised"].notna().all()
     assert set(result.drifted) >= PLANTED, result.drift.sort_values("psi").tail(10)
     assert result.retrain
-    assert any("features drifted carrying" in r and "clv champion" in r for r in result.reasons)
     assert any("days old" in r for r in result.reasons)  # trained 184 days before
+    # On 3,000 customers the LightGBM CLV model loses to its BTYD baseline on RMSE, so the
+    # baseline is the CLV champion (`cvp/models/gate.py`). It reads none of the planted features
+    # (short-window spend, channel shares): drift is weighed by what the champions use, so the
+    # planted shift is flagged and reported but is not a reason to retrain here. The positive
+    # case, a champion that uses the drifted features, is `test_drift_decides_by_importance`.
+    clv_champion = MlflowClient(settings.mlflow_tracking_uri).get_model_version_by_alias(
+        "cvp-clv", "champion"
+    )
+    assert clv_champion.tags["cvp.promotion.decision"] == "baseline_champion"
+    assert not any("features drifted carrying" in r for r in result.reasons), result.reasons
     with get_engine(settings.warehouse_url).connect() as conn:
         stored = read_frame(conn, "SELECT * FROM realised_accuracy")
         drift = read_frame(conn, "SELECT * FROM drift_results")
@@ -178,12 +217,13 @@ def test_monitor_flow_triggers_the_training_deployment_with_its_reason(history, 
             )
 
     reports = [a.data for a in run_coro_as_sync(artifacts())]
-    assert any(result.triggered in r and "features drifted" in r for r in reports)
+    # the reason in force on this history is the churn champion's age (see the test above)
+    assert any(result.triggered in r and "days old" in r for r in reports)
     assert len(triggered) == 1
     run = triggered[0]
     assert run.deployment_id == deployment_id
     assert str(run.id) in result.triggered
-    assert run.name.startswith("retrain: ") and "features drifted" in run.name
+    assert run.name.startswith("retrain: ") and "days old" in run.name
     assert {"cvp-monitor", "retrain"} <= set(run.tags)
     assert run.parameters["params"]["as_of"] == SCORED[-1].isoformat()
     with get_engine(settings.warehouse_url).connect() as conn:
