@@ -1123,7 +1123,7 @@ def report(
     h = data.headline
     plan = f"plan cost {h.plan_cost:,.0f}" if h.plan_cost is not None else "no plan yet"
     console.print(
-        f"{h.customers_scored:,} customers scored, {100 * h.high_risk_share:.1f}% high risk, "
+        f"{h.customers_scored:,} customers scored, {100 * h.high_risk_share:.1f}% of the retainable high risk, "
         f"expected loss {h.expected_loss:,.0f}, {plan}"
     )
     console.print(f"report  {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -38,7 +38,7 @@ def report_task(
         link=path.resolve().as_uri(),
         link_text=f"Report of {scores_date} (open in a browser; works offline)",
         description=(
-            f"{h.customers_scored:,} customers scored, {100 * h.high_risk_share:.1f}% high risk, "
+            f"{h.customers_scored:,} customers scored, {100 * h.high_risk_share:.1f}% of the retainable high risk, "
             f"expected loss {h.expected_loss:,.0f}"
             + (f", plan cost {h.plan_cost:,.0f}" if h.plan_cost is not None else ", no plan yet")
             + (f"; also in MLflow run {run_id} under report/" if run_id else "")

@@ -96,10 +96,12 @@ def test_page_is_small_self_contained_and_embeds_plotly_once(reported):
 def test_headline_equals_the_warehouse(reported):
     settings, path, data, _ = reported
     with get_engine(settings.warehouse_url).connect() as conn:
-        scored, high, loss = conn.execute(
+        scored, kept, high, loss = conn.execute(
             sa.text(
-                "SELECT COUNT(*), SUM(CASE WHEN risk_tier = 'high' THEN 1 ELSE 0 END), "
-                "SUM(expected_loss) FROM customer_scores WHERE as_of = :d"
+                "SELECT COUNT(*), SUM(CASE WHEN lifecycle_stage NOT IN ('lapsed', 'churned') "
+                "THEN 1 ELSE 0 END), SUM(CASE WHEN risk_tier = 'high' AND lifecycle_stage NOT IN "
+                "('lapsed', 'churned') THEN 1 ELSE 0 END), SUM(expected_loss) "
+                "FROM customer_scores WHERE as_of = :d"
             ),
             {"d": TRAINED_AS_OF},
         ).one()
@@ -111,14 +113,19 @@ def test_headline_equals_the_warehouse(reported):
             {"d": TRAINED_AS_OF},
         ).one()
     h = data.headline
-    assert (h.customers_scored, h.high_risk_customers) == (scored, high)
+    assert (h.customers_scored, h.retainable_customers, h.high_risk_customers) == (
+        scored,
+        kept,
+        high,
+    )
+    assert 0 < high < kept < scored  # the base has lapsed customers, counted apart
     assert h.expected_loss == pytest.approx(loss)
     assert h.plan_cost == pytest.approx(cost) and h.plan_contacted == contacted
     assert 0 < cost <= BUDGET and scored > 7_000
     shown = dict(re.findall(r'data-kpi="(\w+)">([^<]+)<', path.read_text(encoding="utf-8")))
     assert shown == {
         "customers_scored": f"{scored:,}",
-        "high_risk_share": f"{100 * high / scored:.1f}%",
+        "high_risk_share": f"{100 * high / kept:.1f}%",
         "expected_loss": f"{loss:,.0f}",
         "plan_cost": f"{cost:,.0f}",
     }

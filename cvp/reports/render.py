@@ -72,7 +72,8 @@ def _headline(data: ReportData) -> list[dict[str, str]]:
         },
         {
             "key": "high_risk_share",
-            "label": f"high risk ({h.high_risk_customers:,} customers)",
+            "label": f"high risk: {h.high_risk_customers:,} of {h.retainable_customers:,} "
+            f"retainable ({h.gone_customers:,} lapsed or churned apart)",
             "value": pct(h.high_risk_share),
         },
         {
