@@ -199,14 +199,19 @@ def settings(tmp_path: Path, warehouse_url: str) -> Settings:
 @pytest.fixture
 def env_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """The same settings exported as CVP_* variables, for code that reads get_settings()."""
+    export_settings(monkeypatch, settings)
+    yield settings
+    reset_settings_cache()
+
+
+def export_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Export `settings` as the CVP_* variables `get_settings()` reads (flows, tasks)."""
     monkeypatch.setenv("CVP_WAREHOUSE_URL", settings.warehouse_url)
     monkeypatch.setenv("CVP_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
     monkeypatch.setenv("CVP_MLFLOW_ARTIFACT_ROOT", str(settings.mlflow_artifact_root))
     monkeypatch.setenv("CVP_EXPECTATIONS_DIR", str(settings.expectations_dir))
     monkeypatch.setenv("CVP_PSEUDONYM_KEY", TEST_KEY)
     monkeypatch.setenv("CVP_RUN_BY", "pytest")
-    reset_settings_cache()
-    yield settings
     reset_settings_cache()
 
 

@@ -22,7 +22,7 @@ from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.monitoring.drift import drift_table, drifted_importance_share, psi
 from cvp.monitoring.jobs import decide, run_monitor
 from cvp.monitoring.models import ModelInfo
-from tests.conftest import TEST_KEY, make_settings
+from tests.conftest import export_settings, make_settings
 
 pytestmark = pytest.mark.slow  # trains models, runs jobs or the cvp script: not in make test-fast
 
@@ -182,16 +182,7 @@ def test_monitor_flow_triggers_the_training_deployment_with_its_reason(history, 
     from flows.train import train_flow
 
     settings = history
-    for key, value in {
-        "CVP_WAREHOUSE_URL": settings.warehouse_url,
-        "CVP_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-        "CVP_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
-        "CVP_EXPECTATIONS_DIR": str(settings.expectations_dir),
-        "CVP_PSEUDONYM_KEY": TEST_KEY,
-        "CVP_RUN_BY": "pytest",
-    }.items():
-        monkeypatch.setenv(key, value)
-    reset_settings_cache()
+    export_settings(monkeypatch, settings)
     # without the deployment: the decision is recorded and the line says why nothing started
     missing = monitor_flow(MonitorParameters(as_of=SCORED[-1]))
     assert missing.retrain and missing.triggered.startswith("not triggered: deployment train/train")

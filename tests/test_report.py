@@ -20,7 +20,7 @@ from cvp.errors import BAD_INPUT
 from cvp.experiments.tracking import configure_tracking
 from cvp.jobs.report_jobs import attach_report, job_run_id, run_report
 from cvp.jobs.scoring_jobs import run_plan, run_score
-from tests.conftest import TEST_KEY, TRAINED_AS_OF, cvp_env
+from tests.conftest import TRAINED_AS_OF, cvp_env, export_settings
 
 PREVIOUS = date(2025, 11, 30)
 BUDGET = 5_000.0
@@ -264,16 +264,7 @@ def test_score_flow_writes_attaches_and_links_the_report(reported, monkeypatch):
     from flows.score import score_flow
 
     settings, _, _, _ = reported
-    for key, value in {
-        "CVP_WAREHOUSE_URL": settings.warehouse_url,
-        "CVP_MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-        "CVP_MLFLOW_ARTIFACT_ROOT": str(settings.mlflow_artifact_root),
-        "CVP_EXPECTATIONS_DIR": str(settings.expectations_dir),
-        "CVP_PSEUDONYM_KEY": TEST_KEY,
-        "CVP_RUN_BY": "pytest",
-    }.items():
-        monkeypatch.setenv(key, value)
-    reset_settings_cache()
+    export_settings(monkeypatch, settings)
     try:
         score_flow(as_of=TRAINED_AS_OF)
     finally:

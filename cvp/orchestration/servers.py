@@ -179,6 +179,22 @@ def _health_url(settings: Settings, name: str) -> str | None:
     return None
 
 
+def _answers(settings: Settings, name: str) -> bool:
+    """The service's own health check: HTTP for the servers, the port for the Dask scheduler
+    (it speaks Dask's protocol, not HTTP), nothing for the workers (a live pid is all)."""
+    if name == "dask-scheduler":
+        return _port_open(settings.server.dask_port)
+    url = _health_url(settings, name)
+    return url is None or _http_ok(url)
+
+
+def _shown_url(settings: Settings, name: str) -> str | None:
+    if name == "dask-scheduler":
+        return dask_scheduler_address(settings.server)
+    url = _health_url(settings, name)
+    return url.removesuffix("/api/health").removesuffix("/health") if url else None
+
+
 def _environment(settings: Settings, secrets: ServerSecrets) -> dict[str, str]:
     server = settings.server
     prefect_db, _ = backend_urls(settings)
@@ -266,12 +282,8 @@ def status(settings: Settings) -> list[ServiceStatus]:
         names = SERVICES + DASK_SERVICES  # started earlier with --workers: show them
     for name in names:
         pid = _read_pid(server, name)
-        url = _health_url(settings, name)
-        healthy = pid is not None and (url is None or _http_ok(url))
-        if name == "dask-scheduler":
-            healthy = pid is not None and _port_open(server.dask_port)
-            url = dask_scheduler_address(server)
-        shown = url.removesuffix("/api/health").removesuffix("/health") if url else None
+        healthy = pid is not None and _answers(settings, name)
+        shown = _shown_url(settings, name)
         found.append(
             ServiceStatus(name, pid, pid is not None, healthy, shown, _log_file(server, name))
         )
@@ -279,20 +291,17 @@ def status(settings: Settings) -> list[ServiceStatus]:
 
 
 def _wait_healthy(settings: Settings, name: str, process: subprocess.Popen) -> None:
-    url = _health_url(settings, name)
     deadline = time.monotonic() + settings.server.startup_timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
                 f"{name} exited with code {process.returncode}; see {_log_file(settings.server, name)}"
             )
-        if name == "dask-scheduler" and _port_open(settings.server.dask_port):
-            return
-        if name != "dask-scheduler" and (url is None or _http_ok(url)):
+        if _answers(settings, name):
             return
         time.sleep(0.5)
     raise TimeoutError(
-        f"{name} not healthy at {url} after {settings.server.startup_timeout_s:.0f} s; "
+        f"{name} not healthy at {_shown_url(settings, name)} after {settings.server.startup_timeout_s:.0f} s; "
         f"see {_log_file(settings.server, name)}"
     )
 
