@@ -128,7 +128,7 @@ class SyntheticDataset:
         return {name: len(frame) for name, frame in self.tables.items()}
 
 
-def _seasonality(days_since_epoch: np.ndarray) -> np.ndarray:
+def seasonality(days_since_epoch: np.ndarray) -> np.ndarray:
     """Yearly wave plus a late-November-to-Christmas peak; max is SEASONALITY_MAX."""
     dates = days_since_epoch.astype("datetime64[D]")
     doy = (dates - dates.astype("datetime64[Y]")).astype(np.int64)
@@ -156,7 +156,7 @@ def _poisson_times(
     who = np.repeat(owner, counts)
     t = np.repeat(seg_start, counts) + rng.random(counts.sum()) * np.repeat(length, counts)
     if seasonal:
-        keep = rng.random(len(t)) < _seasonality(np.floor(t).astype(np.int64)) / peak
+        keep = rng.random(len(t)) < seasonality(np.floor(t).astype(np.int64)) / peak
         who, t = who[keep], t[keep]
     return who, t
 
