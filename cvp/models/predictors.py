@@ -129,7 +129,8 @@ def log_churn_model(
 
 def load_churn_model(uri: str, calibration: Callable[[], Calibrator]) -> ChurnModel:
     """The registered churn model; a version registered before the pyfunc (a LightGBM flavour,
-    calibration logged beside it) is wrapped the same way with `calibration()`."""
+    calibration logged beside it) is wrapped with `calibration()` for its booster and
+    calibrator only (its horizon is on its run, not in the model: 0 here)."""
     if "lightgbm" in mlflow.models.get_model_info(uri).flavors:
         return ChurnModel(mlflow.lightgbm.load_model(uri), calibration(), 0)
     model: ChurnModel = mlflow.pyfunc.load_model(uri).unwrap_python_model()
