@@ -268,8 +268,38 @@ def ingest(
         ),
     ] = True,
     show: Annotated[int, typer.Option(help="Quarantined rows to print.")] = 20,
+    label: Annotated[
+        str | None, typer.Option(help="customers: the Yes/No label column (e.g. churn).")
+    ] = None,
+    type_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            help="customers: column=type (boolean, number, integer, months, "
+            "category, text, date); other columns are inferred.",
+        ),
+    ] = None,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option(help="customers: fairness-only columns, never features (a,b or repeated)."),
+    ] = None,
+    plan: Annotated[
+        str | None, typer.Option(help="customers: the plan column of derived subscriptions.")
+    ] = None,
+    fee: Annotated[
+        str | None, typer.Option(help="customers: the monthly fee column of subscriptions.")
+    ] = None,
+    snapshot_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--snapshot-date", formats=["%Y-%m-%d"], help="customers: date of the snapshot."
+        ),
+    ] = None,
 ) -> None:
     """Import your own CSV/Parquet into a raw table; bad rows are quarantined with reasons.
+
+    A customer file keeps every other column as a typed attribute (README, "Contractual
+    customers"): --label, --type, --sensitive, --plan, --fee and --snapshot-date describe them.
 
     Exit codes: 0 imported (quarantined rows are listed and kept in the quarantine table);
     1 the counts do not reconcile; 2 the file or the arguments were refused, nothing written.
@@ -277,8 +307,21 @@ def ingest(
     from cvp.data.source import IngestError, ReadOptions, read_source
 
     try:
+        from cvp.config import get_settings
+        from cvp.contract.attributes import parse_type_pairs, split_names
+        from cvp.contract.options import AttributeOptions
+
+        attributes = AttributeOptions(
+            label=label,
+            types=parse_type_pairs(type_ or []),
+            sensitive=split_names(sensitive or []),
+            plan=plan,
+            fee=fee,
+            snapshot_date=snapshot_date.date() if snapshot_date else None,
+            category_max_levels=get_settings().contract.category_max_levels,
+        )
         options = ReadOptions(
-            _parse_mapping(map_ or []), header, sep, decimal, encoding, date_format
+            _parse_mapping(map_ or []), header, sep, decimal, encoding, date_format, attributes
         )
         read_source(path, table, options)  # refuse an unusable file before anything starts
         with _orchestrated() if flow else nullcontext():
@@ -307,6 +350,13 @@ def ingest(
         _one_line(warning, "yellow", "warning")
     if report.customers_derived:
         console.print(f"customers derived from the file: {report.customers_derived:,}")
+    if report.attributes:
+        console.print(
+            f"attributes kept: {len(report.attributes)} ({', '.join(report.attributes)}); "
+            f"{report.subscriptions_derived:,} subscriptions derived",
+            soft_wrap=True,
+            markup=False,
+        )
     if not report.issues.empty:
         issues = Table(title=f"Quarantined (first {show}; all in the quarantine table)")
         for column in ("row", "column", "value", "reason"):
