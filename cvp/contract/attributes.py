@@ -130,7 +130,9 @@ def plan_attributes(
         )
     if len(columns) > MAX_ATTRIBUTES:
         raise IngestError(f"{path}: {len(columns)} attribute columns; at most {MAX_ATTRIBUTES}")
-    fields = {options.plan: "plan", options.fee: "fee", **{m: "tenure" for m in months}}
+    fields: dict[str, str] = {m: "tenure" for m in months}
+    if options.plan and options.fee:
+        fields |= {options.plan: "plan", options.fee: "fee"}
     plan = []
     for column in columns:
         kind = declared.get(column) or (
@@ -147,9 +149,7 @@ def plan_attributes(
             if column in options.sensitive or column in ALWAYS_SENSITIVE
             else "feature"
         )
-        plan.append(
-            Attribute(column, kind, role, column in declared, fields.get(column))  # type: ignore[arg-type]
-        )
+        plan.append(Attribute(column, kind, role, column in declared, fields.get(column)))
     return plan
 
 
