@@ -627,8 +627,8 @@ def _score_contract() -> None:
     counts = scores["risk_tier"].value_counts()
     console.print("risk_tier " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     console.print(
-        f"active: mean expected remaining tenure "
-        f"{active['expected_remaining_months'].mean():.1f} months, contractual CLV "
+        f"active: median expected remaining tenure "
+        f"{active['expected_remaining_months'].median():.1f} months, contractual CLV "
         f"{active['contract_clv'].sum():,.0f} in total"
     )
     console.print("written to contract_scores (one set per snapshot date)")

@@ -36,6 +36,7 @@ from cvp.contract.dataset import (
     survival_covariates,
 )
 from cvp.contract.survival import WeibullAFT, concordance_index, fit_weibull
+from cvp.errors import StateError
 from cvp.models.calibration import Calibrator, choose_calibrator
 from cvp.models.metrics import churn_metrics
 from cvp.models.registry import PromotionDecision, decide_promotion
@@ -247,9 +248,16 @@ def _log_model(booster: lgb.Booster, x: pd.DataFrame) -> str:
 
 def load_artifacts(run_id: str) -> tuple[Calibrator, Encoding, WeibullAFT]:
     """What scoring needs besides the booster, from the model version's run."""
-    load = mlflow.artifacts.load_dict
+    from cvp.reports.model_card import _artifact  # quiet: no download progress bar
+
+    found: dict[str, dict] = {}
+    for name, path in ARTIFACTS.items():
+        value = _artifact(run_id, path)
+        if value is None:
+            raise StateError(f"run {run_id} lacks the contract model's {name}; retrain it")
+        found[name] = value
     return (
-        Calibrator.from_dict(load(f"runs:/{run_id}/{ARTIFACTS['calibration']}")),
-        Encoding.from_dict(load(f"runs:/{run_id}/{ARTIFACTS['encoding']}")),
-        WeibullAFT.from_dict(load(f"runs:/{run_id}/{ARTIFACTS['survival']}")),
+        Calibrator.from_dict(found["calibration"]),
+        Encoding.from_dict(found["encoding"]),
+        WeibullAFT.from_dict(found["survival"]),
     )
