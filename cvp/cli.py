@@ -183,12 +183,13 @@ def generate(
 ) -> None:
     """Generate a seeded synthetic customer base with planted ground truth."""
     from cvp.config import get_settings
-    from flows.generate import generate_flow
 
     defaults = get_settings().generator
     if subscribers is not None:
         _generate_subscribers(subscribers, defaults.seed if seed is None else seed, export_dir)
         return
+    from flows.generate import generate_flow
+
     with _orchestrated():
         result = generate_flow(
             customers=customers or defaults.customers,
