@@ -17,10 +17,10 @@ from sklearn.metrics import roc_auc_score
 from cvp.contract.attributes import infer_kind
 from cvp.contract.options import AttributeOptions
 from cvp.contract.survival import concordance_index, fit_weibull
+from cvp.data.migrate import upgrade_warehouse
 from cvp.data.pseudonym import Pseudonymiser
 from cvp.data.source import IngestError, ReadOptions, read_source
 from cvp.data.subscribers import SHAPE, generate_subscribers
-from cvp.data.migrate import upgrade_warehouse
 from cvp.data.warehouse import get_engine, read_frame
 from cvp.jobs.data_jobs import run_ingest
 from tests.conftest import CVP, TEST_KEY, cvp_env, newcomer_settings
