@@ -40,7 +40,7 @@ from cvp.errors import StateError
 from cvp.models.calibration import Calibrator, choose_calibrator
 from cvp.models.metrics import churn_metrics
 from cvp.models.registry import PromotionDecision, decide_promotion
-from cvp.models.runs import PIP_REQUIREMENTS, TrainingContext, log_tuned_params
+from cvp.models.runs import TrainingContext, log_model, log_tuned_params
 from cvp.models.tuning import tune
 from cvp.monitoring.fairness import fairness_gate
 from cvp.names import CONTRACT_CHURN_MODEL
@@ -168,7 +168,8 @@ def train_contract(
             monitoring,
             sensitive_names,
         )
-        version = _log_model(booster, x.iloc[tr])
+        # input example: feature values only, no ids
+        version = log_model(booster, x.iloc[tr], "contract_churn", CONTRACT_CHURN_MODEL)
     failures = list(fairness)
     if metrics["roc_auc"] <= baseline_metrics["roc_auc"]:
         failures.append(
@@ -228,22 +229,6 @@ def _survival(
     base = fit_weibull(plan_only.iloc[fit_rows], months[fit_rows], churned[fit_rows])
     baseline_c = concordance_index(months[te], churned[te], -base.log_scale(plan_only.iloc[te]))
     return model, concordance, baseline_c
-
-
-def _log_model(booster: lgb.Booster, x: pd.DataFrame) -> str:
-    """The booster with signature and an input example of feature values only (no ids)."""
-    from mlflow.models import infer_signature
-
-    signature = infer_signature(x.head(100), booster.predict(x.head(100)))
-    info = mlflow.lightgbm.log_model(
-        booster,
-        name="model",
-        signature=signature,
-        input_example=x.head(5),
-        registered_model_name=CONTRACT_CHURN_MODEL,
-        pip_requirements=PIP_REQUIREMENTS,
-    )
-    return str(info.registered_model_version)
 
 
 def load_artifacts(run_id: str) -> tuple[Calibrator, Encoding, WeibullAFT]:
