@@ -257,7 +257,9 @@ def test_churn_model_is_near_the_oracle_and_beats_the_plan_baseline(project):
     import mlflow
 
     tracking = project["env"]["CVP_MLFLOW_TRACKING_URI"]
-    client = mlflow.tracking.MlflowClient(tracking_uri=tracking)
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(tracking)
+    client = mlflow.tracking.MlflowClient(tracking_uri=tracking, registry_uri=tracking)
     version = client.get_model_version_by_alias("cvp-contract-churn", "champion")
     run = client.get_run(version.run_id)
     metrics = run.data.metrics
@@ -307,7 +309,7 @@ def test_scores_hold_probability_remaining_tenure_clv_and_tiers(project):
         pd.Series(active["expected_remaining_months"].to_numpy()).rank(),
         pd.Series(truth["remaining_months"].to_numpy()).rank(),
     )[0, 1]
-    assert ranked > 0.2
+    assert ranked > 0.4
     # CLV is at most fee x months of the value horizon (3 years, discounted)
     fee = _query(
         project["root"],
