@@ -88,8 +88,12 @@ def test_inferred_types_match_what_the_values_are():
         (AttributeOptions(label="gender", sensitive=("gender",)), "cannot also be --sensitive"),
         (AttributeOptions(plan="contract", fee="monthly_charges"), "go together with a months"),
         (
-            AttributeOptions(types=(("tenure", "months"),), plan="contract", fee="contract"),
-            "not numbers",
+            AttributeOptions(
+                types=(("tenure", "months"), ("contract", "category")),
+                plan="contract",
+                fee="contract",
+            ),
+            "a fee is a number",
         ),
     ],
 )

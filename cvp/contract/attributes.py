@@ -136,12 +136,14 @@ def plan_attributes(
     plan = []
     for column in columns:
         kind = declared.get(column) or (
-            "boolean"
+            "boolean"  # a label or fee is typed by its flag: a stray value is quarantined
             if column == options.label
+            else "number"
+            if column == options.fee
             else infer_kind(frame[column], decimal, options.category_max_levels)
         )
         if column == options.fee and kind not in ("number", "integer"):
-            raise IngestError(f"--fee {column}: values are {kind}, not numbers")
+            raise IngestError(f"--fee {column}: declared {kind}; a fee is a number")
         role = (
             "label"
             if column == options.label
