@@ -524,6 +524,12 @@ def train(
     from tasks.training import leaderboard
 
     if _contract_label(label, as_of):
+        if cutoffs or horizon_days or target != "all":
+            raise typer.BadParameter(
+                "--cutoffs, --horizon-days and --target apply to purchase labels; a snapshot's "
+                "split is stratified random ([contract] in cvp.toml)",
+                param_hint="--label supplied",
+            )
         _train_contract(trials, seed)
         return
     assert as_of is not None
