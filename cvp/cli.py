@@ -181,12 +181,24 @@ def generate(
             "`generator.activity_shift_factor` (0.6) of the purchases happen.",
         ),
     ] = None,
+    subscribers: Annotated[
+        int | None,
+        typer.Option(
+            min=100,
+            help="Instead: a subscriber snapshot of N customers (telecom-style CSV and its "
+            "planted truth) written to --export-dir.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a seeded synthetic customer base with planted ground truth."""
     from cvp.config import get_settings
-    from flows.generate import generate_flow
 
     defaults = get_settings().generator
+    if subscribers is not None:
+        _generate_subscribers(subscribers, defaults.seed if seed is None else seed, export_dir)
+        return
+    from flows.generate import generate_flow
+
     with _orchestrated():
         result = generate_flow(
             customers=customers or defaults.customers,
@@ -210,6 +222,17 @@ def generate(
     for table, path in result.landing_files.items():
         console.print(f"landing file  {table:<18} {path}")
     console.print(f"data fingerprint {result.fingerprint[:16]}  mlflow run {result.mlflow_run_id}")
+
+
+def _generate_subscribers(n: int, seed: int, export_dir: Path | None) -> None:
+    """A file-only generator: no warehouse, no flow; the snapshot is imported like a real one."""
+    from cvp.data.subscribers import export_subscribers, generate_subscribers
+
+    if export_dir is None:
+        raise typer.BadParameter("--subscribers writes files: give --export-dir DIR")
+    paths = export_subscribers(generate_subscribers(n, seed), export_dir)
+    console.print(f"subscriber snapshot  {paths['subscribers']}  ({n:,} customers, seed {seed})")
+    console.print(f"planted truth        {paths['truth']}  (never imported; for checking models)")
 
 
 def _parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -284,8 +307,38 @@ def ingest(
         ),
     ] = True,
     show: Annotated[int, typer.Option(help="Quarantined rows to print.")] = 20,
+    label: Annotated[
+        str | None, typer.Option(help="customers: the Yes/No label column (e.g. churn).")
+    ] = None,
+    type_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            help="customers: column=type (boolean, number, integer, months, "
+            "category, text, date); other columns are inferred.",
+        ),
+    ] = None,
+    sensitive: Annotated[
+        list[str] | None,
+        typer.Option(help="customers: fairness-only columns, never features (a,b or repeated)."),
+    ] = None,
+    plan: Annotated[
+        str | None, typer.Option(help="customers: the plan column of derived subscriptions.")
+    ] = None,
+    fee: Annotated[
+        str | None, typer.Option(help="customers: the monthly fee column of subscriptions.")
+    ] = None,
+    snapshot_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--snapshot-date", formats=["%Y-%m-%d"], help="customers: date of the snapshot."
+        ),
+    ] = None,
 ) -> None:
     """Import your own CSV/Parquet into a raw table; bad rows are quarantined with reasons.
+
+    A customer file keeps every other column as a typed attribute (README, "Contractual
+    customers"): --label, --type, --sensitive, --plan, --fee and --snapshot-date describe them.
 
     Exit codes: 0 imported (quarantined rows are listed and kept in the quarantine table);
     1 the counts do not reconcile; 2 the file or the arguments were refused, nothing written.
@@ -293,8 +346,21 @@ def ingest(
     from cvp.data.source import IngestError, ReadOptions, read_source
 
     try:
+        from cvp.config import get_settings
+        from cvp.contract.attributes import parse_type_pairs, split_names
+        from cvp.contract.options import AttributeOptions
+
+        attributes = AttributeOptions(
+            label=label,
+            types=parse_type_pairs(type_ or []),
+            sensitive=split_names(sensitive or []),
+            plan=plan,
+            fee=fee,
+            snapshot_date=snapshot_date.date() if snapshot_date else None,
+            category_max_levels=get_settings().contract.category_max_levels,
+        )
         options = ReadOptions(
-            _parse_mapping(map_ or []), header, sep, decimal, encoding, date_format
+            _parse_mapping(map_ or []), header, sep, decimal, encoding, date_format, attributes
         )
         read_source(path, table, options)  # refuse an unusable file before anything starts
         with _orchestrated() if flow else nullcontext():
@@ -323,6 +389,13 @@ def ingest(
         _one_line(warning, "yellow", "warning")
     if report.customers_derived:
         console.print(f"customers derived from the file: {report.customers_derived:,}")
+    if report.attributes:
+        console.print(
+            f"attributes kept: {len(report.attributes)} ({', '.join(report.attributes)}); "
+            f"{report.subscriptions_derived:,} subscriptions derived",
+            soft_wrap=True,
+            markup=False,
+        )
     if not report.issues.empty:
         issues = Table(title=f"Quarantined (first {show}; all in the quarantine table)")
         for column in ("row", "column", "value", "reason"):
@@ -427,9 +500,9 @@ def _parse_cutoffs(text: str) -> list[date]:
 @app.command()
 def train(
     as_of: Annotated[
-        datetime,
+        datetime | None,
         typer.Option("--as-of", formats=["%Y-%m-%d"], help="Labels known up to this date."),
-    ],
+    ] = None,
     target: Annotated[str, typer.Option(help="churn, clv or all.")] = "all",
     trials: Annotated[
         int | None,
@@ -453,11 +526,29 @@ def train(
             "--force-validation", help="Train despite critical validation failures (recorded)."
         ),
     ] = False,
+    label: Annotated[
+        str,
+        typer.Option(
+            help="purchases: churn labelled from the purchase history (needs --as-of); "
+            "supplied: the label of an imported snapshot (README, Contractual customers)."
+        ),
+    ] = "purchases",
 ) -> None:
     """Tune, train, backtest and register the churn and CLV models (champion/challenger)."""
     from cvp.orchestration.parameters import TrainParameters
     from flows.train import train_flow
     from tasks.training import leaderboard
+
+    if _contract_label(label, as_of):
+        if cutoffs or horizon_days or target != "all":
+            raise typer.BadParameter(
+                "--cutoffs, --horizon-days and --target apply to purchase labels; a snapshot's "
+                "split is stratified random ([contract] in cvp.toml)",
+                param_hint="--label supplied",
+            )
+        _train_contract(trials, seed)
+        return
+    assert as_of is not None
 
     if target not in ("churn", "clv", "all"):
         raise typer.BadParameter("choose churn, clv or all", param_hint="--target")
@@ -508,18 +599,88 @@ def train(
     console.print(f"MLflow parent run {result.parent_run_id} (experiment 'training')")
 
 
+def _contract_label(label: str, as_of: datetime | None) -> bool:
+    """True for `--label supplied`; refuses an unknown label or a missing --as-of in one line."""
+    if label not in ("purchases", "supplied"):
+        raise typer.BadParameter("choose purchases or supplied", param_hint="--label")
+    if label == "purchases" and as_of is None:
+        raise typer.BadParameter("give the date (YYYY-MM-DD)", param_hint="--as-of")
+    return label == "supplied"
+
+
+def _train_contract(trials: int | None, seed: int | None) -> None:
+    from flows.contract import train_contract_flow
+
+    with _orchestrated():
+        result = train_contract_flow(trials=trials, seed=seed)
+    outcome = result.outcome
+    board = Table(title=f"Backtest on a stratified random test part (rows {outcome.rows})")
+    for column in ("metric", "lightgbm", "plan baseline"):
+        board.add_column(column)
+    for metric in ("roc_auc", "pr_auc", "brier"):
+        board.add_row(
+            metric, f"{outcome.metrics[metric]:.4f}", f"{outcome.baseline_metrics[metric]:.4f}"
+        )
+    board.add_row(
+        "concordance (time to churn)",
+        f"{outcome.concordance:.4f}",
+        f"{outcome.baseline_concordance:.4f}",
+    )
+    console.print(board)
+    console.print(
+        f"features: {len(outcome.features)}; sensitive, for the fairness audit only: "
+        f"{', '.join(outcome.sensitive) or 'none'}",
+        markup=False,
+    )
+    console.print(f"cvp-contract-churn v{outcome.version}: {outcome.decision.reason}", markup=False)
+    console.print(f"MLflow parent run {result.parent_run_id} (experiment 'training')")
+
+
+def _score_contract() -> None:
+    from flows.contract import score_contract_flow
+
+    with _orchestrated():
+        result = score_contract_flow()
+    scores = result.scores
+    active = scores[scores["status"] == "active"]
+    console.print(
+        f"{len(scores):,} customers of the snapshot of {result.snapshot_date} scored "
+        f"(cvp-contract-churn v{result.version}); {len(active):,} active"
+    )
+    counts = scores["risk_tier"].value_counts()
+    console.print("risk_tier " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    console.print(
+        f"active: median expected remaining tenure "
+        f"{active['expected_remaining_months'].median():.1f} months, contractual CLV "
+        f"{active['contract_clv'].sum():,.0f} in total"
+    )
+    console.print("written to contract_scores (one set per snapshot date)")
+
+
 @app.command()
 def score(
-    as_of: Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scoring date.")],
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Scoring date."),
+    ] = None,
     force_validation: Annotated[
         bool,
         typer.Option(
             "--force-validation", help="Score despite critical validation failures (recorded)."
         ),
     ] = False,
+    label: Annotated[
+        str,
+        typer.Option(help="purchases (needs --as-of) or supplied: score the imported snapshot."),
+    ] = "purchases",
 ) -> None:
     """Score every customer with the champion models: risk, value, stage, reasons, action."""
     from flows.score import score_flow
+
+    if _contract_label(label, as_of):
+        _score_contract()
+        return
+    assert as_of is not None
 
     with _orchestrated():
         result = score_flow(as_of=as_of.date(), force_validation=force_validation)

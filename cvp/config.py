@@ -132,6 +132,17 @@ class ScoringSettings(BaseModel):
         return self
 
 
+class ContractSettings(BaseModel):
+    """Contractual snapshots (README, "Contractual customers"): attribute inference and the
+    random split of a snapshot, which has no time axis."""
+
+    category_max_levels: int = Field(
+        50, ge=2, description="an inferred text attribute with at most this many values: category"
+    )
+    validation_share: float = Field(0.2, gt=0, lt=0.5, description="stratified, for tuning")
+    test_share: float = Field(0.2, gt=0, lt=0.5, description="stratified, for the backtest")
+
+
 class JobsSettings(BaseModel):
     """How jobs share a warehouse (README, "Locking and concurrency") and where logs go."""
 
@@ -329,6 +340,7 @@ class Settings(BaseSettings):
     jobs: JobsSettings = JobsSettings()
     campaigns: CampaignSettings = CampaignSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    contract: ContractSettings = ContractSettings()
 
     @classmethod
     def settings_customise_sources(

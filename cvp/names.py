@@ -16,6 +16,9 @@ MODEL_TARGETS: Final[tuple[ModelTarget, ...]] = (CHURN, CLV)
 CHURN_MODEL: Final = "cvp-churn"
 CLV_MODEL: Final = "cvp-clv"
 MODEL_NAMES: Final[dict[str, str]] = {CHURN: CHURN_MODEL, CLV: CLV_MODEL}
+# a labelled subscriber snapshot's churn model (with its time-to-churn model in the same run);
+# apart from MODEL_NAMES, which are the purchase-based models every scoring run needs
+CONTRACT_CHURN_MODEL: Final = "cvp-contract-churn"
 
 # MLflow experiments, one per job family
 TRAINING_EXPERIMENT: Final = "training"

@@ -10,6 +10,7 @@ import pytest
 
 from cvp.config import (
     CampaignSettings,
+    ContractSettings,
     LifecycleSettings,
     MonitoringSettings,
     PromotionSettings,
@@ -26,6 +27,7 @@ SECTIONS = {
     "lifecycle": LifecycleSettings,
     "campaigns": CampaignSettings,
     "monitoring": MonitoringSettings,
+    "contract": ContractSettings,
 }
 
 

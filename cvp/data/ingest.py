@@ -64,6 +64,9 @@ class IngestReport:
     quarantined_rows: int = 0
     customers_derived: int = 0
     repeated_rows: int = 0
+    attribute_values: int = 0
+    subscriptions_derived: int = 0
+    attributes: list[str] = field(default_factory=list)  # "name (kind, role)"
     read_as: str = ""
     issues: pd.DataFrame = field(default_factory=pd.DataFrame)
     warnings: list[str] = field(default_factory=list)
@@ -87,6 +90,8 @@ class IngestReport:
             "quarantined_rows": self.quarantined_rows,
             "customers_derived": self.customers_derived,
             "repeated_rows": self.repeated_rows,
+            "attribute_values": self.attribute_values,
+            "subscriptions_derived": self.subscriptions_derived,
         }
 
 
@@ -276,6 +281,7 @@ def ingest_source(
     values["customer_id"] = pseudonymiser.keys_for(
         source_ids.where(~_blank(frame["customer_id"]))
     ).to_numpy()
+    typed = _typed_attributes(source, issues)
     # privacy: erased customers stay erased (unknown consent purposes are a rule in rules.py)
     issues.add(
         erased_mask(conn, values["customer_id"]),
@@ -331,6 +337,8 @@ def ingest_source(
         report.inserted, report.already_present = _upsert_customers(
             conn, good, frame.loc[good.index], now
         )
+        if typed is not None:
+            _write_attributes(conn, report, typed, source, values["customer_id"], good.index, now)
     else:
         if table == "consent":  # a history: each change keeps where and when it came from
             good = good.assign(source=source_name, loaded_at=pd.Timestamp(now).floor("s"))
@@ -339,6 +347,41 @@ def ingest_source(
         report.customers_derived = _derive_customers(conn, good, now)
         _record_source_ids(conn, good["customer_id"], source_ids.loc[good.index])
     return report
+
+
+def _typed_attributes(source: SourceFile, issues: _Issues):  # -> TypedAttributes | None
+    """A customer file's extra columns as typed attributes (`cvp.contract.attributes`); values
+    that do not fit their type are row issues like any other."""
+    if not source.attributes or source.attribute_frame is None:
+        return None
+    from cvp.contract.attributes import coerce_attributes
+
+    options = source.options
+    typed = coerce_attributes(
+        source.attribute_frame, source.attributes, options.decimal, options.date_format
+    )
+    for column, mask, reason in typed.failures:
+        issues.add(mask, column, source.attribute_frame[column], reason)
+    return typed
+
+
+def _write_attributes(
+    conn: Connection,
+    report: IngestReport,
+    typed,
+    source: SourceFile,
+    customer_ids: pd.Series,
+    rows: pd.Index,
+    now: datetime,
+) -> None:
+    from cvp.contract.load import write_snapshot
+
+    attributes = source.options.attributes
+    snapshot = (attributes.snapshot_date if attributes else None) or now.date()
+    report.attribute_values, report.subscriptions_derived = write_snapshot(
+        conn, typed, customer_ids, rows, report.source, snapshot, now
+    )
+    report.attributes = [f"{a.name} ({a.kind}, {a.role})" for a in typed.attributes]
 
 
 def _check_customers(conn: Connection, values: pd.DataFrame, issues: _Issues) -> bool:

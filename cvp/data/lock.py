@@ -39,6 +39,8 @@ JOB_NOUNS = {
     "features": "feature build",
     "plan": "planning run",
     "train": "training run",
+    "train-contract": "contract training run",
+    "score-contract": "contract scoring run",
     "validate": "validation run",
     "ingest": "import",
     "generate": "data generation",
@@ -203,8 +205,10 @@ def job_lock_key(kind: str, as_of: date | None) -> str | None:
         return f"date:{as_of}"
     if kind in ("ingest", "generate"):
         return "raw"
-    if kind == "train":
+    if kind in ("train", "train-contract"):  # both register models and move aliases
         return "registry"
+    if kind == "score-contract":
+        return "contract-scores"
     return None  # validate writes only its own rows
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from cvp.contract.options import AttributeOptions
 from cvp.data import schema
 from cvp.data.parsing import FormatAmbiguity, comma_number_example, day_month_order
 from cvp.data.rules import column_kind, required_columns
@@ -68,9 +69,10 @@ class ReadOptions:
     decimal: str | None = None
     encoding: str | None = None
     date_format: str | None = None
+    attributes: AttributeOptions | None = None  # customers only: cvp.contract.attributes
 
     def as_params(self) -> dict[str, Any]:
-        return {
+        params: dict[str, Any] = {
             "mapping": dict(self.mapping),
             "header": self.header,
             "sep": self.sep,
@@ -78,6 +80,9 @@ class ReadOptions:
             "encoding": self.encoding,
             "date_format": self.date_format,
         }
+        if self.attributes is not None:
+            params["attributes"] = self.attributes.as_params()
+        return params
 
 
 @dataclass
@@ -93,6 +98,9 @@ class SourceFile:
     sep: str | None = None
     date_orders: dict[str, str | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # customers: the columns kept as typed attributes, and their types and roles
+    attribute_frame: pd.DataFrame | None = None
+    attributes: list[Any] = field(default_factory=list)
 
     def description(self) -> str:
         """How the file was read, for the user to check the guesses."""
@@ -161,8 +169,19 @@ def check_options(table: str, options: ReadOptions) -> ReadOptions:
         raise IngestError(
             f"--date-format {options.date_format!r}: not a strftime format; e.g. %d/%m/%Y"
         )
+    if options.attributes is not None and options.attributes.named() and table != "customers":
+        raise IngestError(
+            "--label, --type, --sensitive, --plan and --fee describe customer attributes: "
+            "use them with cvp ingest customers FILE"
+        )
     return ReadOptions(
-        mapping, options.header, sep, options.decimal, options.encoding, options.date_format
+        mapping,
+        options.header,
+        sep,
+        options.decimal,
+        options.encoding,
+        options.date_format,
+        options.attributes,
     )
 
 
@@ -194,6 +213,15 @@ def read_source(path: Path, table: str, options: ReadOptions | None = None) -> S
             f"{path}: unsupported file type {suffix!r}; use .csv, .tsv, .txt or .parquet"
         )
     _check_formats(source)
+    if source.attribute_frame is not None and not source.attribute_frame.empty:
+        from cvp.contract.attributes import plan_attributes
+
+        source.attributes = plan_attributes(
+            path,
+            source.attribute_frame,
+            options.attributes or AttributeOptions(),
+            options.decimal,
+        )
     return source
 
 
@@ -388,6 +416,18 @@ def _select_columns(
             f"map them with --map target=source (file has {available})"
         )
     ignored = [c for c in raw.columns if renames.get(c, c) not in allowed]
+    if table == "customers":  # every other column is kept as a typed attribute
+        named = (source.options.attributes or AttributeOptions()).named()
+        kept = [
+            c
+            for c in renamed.columns
+            if c != "customer_id"
+            and c not in schema.PII_COLUMNS
+            and (c not in allowed or c in named)
+        ]
+        source.attribute_frame = renamed[kept].copy()
+        source.attribute_frame.index = pd.RangeIndex(1, len(renamed) + 1, name="row_number")
+        ignored = []
     if ignored:
         source.warnings.append(
             f"file columns not imported (no such column in {table}): {', '.join(ignored)}"

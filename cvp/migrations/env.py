@@ -6,6 +6,7 @@ from alembic import context
 from alembic.ddl.impl import DefaultImpl
 
 from cvp.campaigns import store as campaign_store  # noqa: F401
+from cvp.contract import store as contract_store  # noqa: F401
 from cvp.data.schema import metadata
 from cvp.features import store  # noqa: F401  (registers feature_snapshots on the metadata)
 from cvp.monitoring import store as monitoring_store  # noqa: F401

@@ -106,15 +106,18 @@ def log_importance(
     mlflow.log_dict(importance.round(6).to_dict(), "shap_importance.json")
 
 
-def log_model(booster: lgb.Booster, x: pd.DataFrame, target: str) -> str:
-    """Log with signature and input example and register under the target's model name."""
+def log_model(
+    booster: lgb.Booster, x: pd.DataFrame, target: str, model_name: str | None = None
+) -> str:
+    """Log with signature and input example and register under the target's model name (or
+    `model_name`: the contract churn model has its own)."""
     signature = infer_signature(x.head(100), booster.predict(x.head(100)))
     info = mlflow.lightgbm.log_model(
         booster,
         name="model",
         signature=signature,
         input_example=x.head(5),
-        registered_model_name=MODEL_NAMES[target],
+        registered_model_name=model_name or MODEL_NAMES[target],
         pip_requirements=PIP_REQUIREMENTS,  # pinned here: inferring them takes ~40 s per model
     )
     return str(info.registered_model_version)

@@ -14,6 +14,7 @@ Without sensitive data the report says so and blocks nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -90,7 +91,9 @@ def fairness_report(
     threshold: float,
     sensitive: pd.DataFrame,
     rules: MonitoringSettings,
+    attributes: Sequence[str] = ATTRIBUTES,
 ) -> FairnessReport:
+    """`attributes`: the sensitive columns of `sensitive` to audit (a snapshot's own)."""
     frame = pd.DataFrame(
         {
             "customer_id": customer_ids.to_numpy(),
@@ -103,7 +106,7 @@ def fairness_report(
     gaps: list[dict] = []
     failures: list[str] = []
     too_small: list[str] = []
-    for attribute in ATTRIBUTES:
+    for attribute in attributes:
         values = frame[attribute] if attribute in frame else pd.Series(dtype="string")
         if values.isna().all():
             continue
@@ -206,10 +209,13 @@ def fairness_gate(
     threshold: float,
     sensitive: pd.DataFrame | None,
     rules: MonitoringSettings,
+    attributes: Sequence[str] = ATTRIBUTES,
 ) -> list[str]:
     """Audit, log into the active run, return the promotion failures (empty = pass)."""
     if sensitive is None:
-        sensitive = pd.DataFrame(columns=["customer_id", *ATTRIBUTES])
-    report = fairness_report(customer_ids, y_true, probability, threshold, sensitive, rules)
+        sensitive = pd.DataFrame(columns=["customer_id", *attributes])
+    report = fairness_report(
+        customer_ids, y_true, probability, threshold, sensitive, rules, attributes
+    )
     log_fairness(report)
     return report.failures
