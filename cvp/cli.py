@@ -172,6 +172,15 @@ def generate(
             "purchases move to the app (for `cvp monitor`).",
         ),
     ] = None,
+    activity_shift_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--activity-shift-date",
+            formats=["%Y-%m-%d"],
+            help="Plant a shift in purchase activity from this day: only "
+            "`generator.activity_shift_factor` (0.6) of the purchases happen.",
+        ),
+    ] = None,
     subscribers: Annotated[
         int | None,
         typer.Option(
@@ -199,10 +208,17 @@ def generate(
             inject_errors=inject_errors,
             export_dir=export_dir,
             drift_date=drift_date.date() if drift_date else None,
+            activity_shift_date=activity_shift_date.date() if activity_shift_date else None,
+            activity_shift_factor=defaults.activity_shift_factor,
         )
     console.print(_counts_table("Generated rows", result.row_counts))
     if drift_date:
         console.print(f"planted drift from {drift_date.date()}: spend x1.8, purchases to the app")
+    if activity_shift_date:
+        console.print(
+            f"planted activity shift from {activity_shift_date.date()}: "
+            f"purchases x{defaults.activity_shift_factor:g}"
+        )
     for table, path in result.landing_files.items():
         console.print(f"landing file  {table:<18} {path}")
     console.print(f"data fingerprint {result.fingerprint[:16]}  mlflow run {result.mlflow_run_id}")

@@ -26,6 +26,12 @@ class GeneratorSettings(BaseModel):
     seed: int = 7
     start: date = date(2024, 1, 1)
     end: date = date(2025, 12, 31)
+    activity_shift_factor: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="`--activity-shift-date`: share of purchases kept from that day on",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -106,6 +112,12 @@ class ScoringSettings(BaseModel):
     annual_discount_rate: float = Field(0.10, ge=0)
     lifetime_years: float = Field(3.0, gt=0)
     value_drop_alert_share: float = Field(0.2, gt=0, lt=1)
+    next_purchase_min_p_alive: float = Field(
+        0.5, ge=0, le=1, description="below this BG/NBD P(alive) a customer gets no purchase date"
+    )
+    next_purchase_max_days: float = Field(
+        365, gt=0, description="no purchase date when the median wait is longer than this"
+    )
     value_index_weights: dict[str, float] | None = Field(
         None, description="override the entropy-learned weights, indicator -> weight"
     )

@@ -21,6 +21,8 @@ def generate_flow(
     inject_errors: bool = False,
     export_dir: Path | None = None,
     drift_date: date | None = None,
+    activity_shift_date: date | None = None,
+    activity_shift_factor: float = 0.6,
 ) -> GenerateResult:
     init_task()
     config = GeneratorConfig(
@@ -30,5 +32,7 @@ def generate_flow(
         end=end,
         inject_errors=inject_errors,
         drift_date=drift_date,
+        activity_shift_date=activity_shift_date,
+        activity_shift_factor=activity_shift_factor,
     )
     return generate_task(config, export_dir)

@@ -167,22 +167,6 @@ def test_alerts_for_entering_high_risk_and_a_value_drop_beyond_the_share():
     assert steps.find_alerts(out, previous.iloc[0:0], RULES).empty
 
 
-def test_next_purchase_from_own_rhythm_else_btyd_rate_never_for_churned():
-    features = pd.DataFrame(
-        {
-            "gap_mean_days": [30.0, np.nan, 30.0, 30.0],
-            "recency_days": [10.0, 5.0, 40.0, 10.0],
-            "btyd_expected_purchases": [1.0, 9.0, 1.0, 1.0],
-        }
-    )
-    stage = pd.Series(["active", "active", "active", "churned"])
-    got = steps.next_purchase_dates(features, date(2025, 1, 1), 90, stage)
-    # 30 - 10 = 20 days; no rhythm: 9 purchases / 90 days = one every 10 days;
-    # overdue (40 > 30): tomorrow at the earliest; churned: none
-    assert list(got[:3]) == [date(2025, 1, 21), date(2025, 1, 11), date(2025, 1, 2)]
-    assert got.iloc[3] is None
-
-
 def test_stage_transitions_count_customers_scored_at_both_dates():
     previous = pd.DataFrame(
         {"customer_id": ["a", "b", "c"], "lifecycle_stage": ["new", "active", "active"]}

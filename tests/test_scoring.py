@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from datetime import date
 
+import mlflow
+import numpy as np
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 
 from cvp.actions.playbook import PlaybookError, load_playbook
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.warehouse import get_engine, read_frame
+from cvp.experiments.tracking import configure_tracking
 from cvp.jobs.scoring_jobs import export_scores, run_plan, run_score
+from cvp.models.predictors import snapshot_columns
 from cvp.privacy.exports import SCORES_COLUMNS as EXPORT_COLUMNS
 from cvp.scoring.score import NoChampionModel
 from cvp.scoring.store import customer_scores
@@ -30,7 +35,13 @@ DRIVER_FAMILY = {
 REQUIRED = [
     c.name
     for c in customer_scores.columns
-    if c.name not in ("previous_stage", "next_purchase_date")
+    if c.name
+    not in (
+        "previous_stage",
+        "next_purchase_date",
+        "next_purchase_earliest",
+        "next_purchase_latest",
+    )
 ]
 
 
@@ -183,6 +194,30 @@ def test_export_has_pseudonymous_ids_only(scored, tmp_path):
         assert "@example.com" not in text and "C000" not in text
     with pytest.raises(ValueError, match=".csv or .parquet"):
         export_scores(settings, SECOND, tmp_path / "scores.xlsx")
+
+
+def test_registered_churn_model_alone_returns_what_score_stores(scored):
+    """`models:/cvp-churn@champion` is the whole predictor: on the snapshot `cvp score` scored
+    (its profiled customers) it returns the stored probabilities, BTYD and calibration inside."""
+    settings, _, second = scored
+    configure_tracking(settings)
+    uri = "models:/cvp-churn@champion"
+    inputs = mlflow.models.get_model_info(uri).signature.inputs.input_names()
+    assert inputs == snapshot_columns() and not any(c.startswith("btyd_") for c in inputs)
+    profiled = second.features.loc[second.consent.profiling_allowed].reset_index(drop=True)
+    got = mlflow.pyfunc.load_model(uri).predict(profiled)
+    stored = _scores(settings, SECOND).set_index("customer_id")["churn_probability"]
+    expected = stored.loc[profiled["customer_id"]].to_numpy()
+    assert len(got) == len(expected) > 7_000
+    assert np.abs(np.asarray(got) - expected).max() < 1e-12
+    # the booster alone, in the LightGBM flavour, for inspection
+    run_id = (
+        MlflowClient(settings.mlflow_tracking_uri)
+        .get_model_version_by_alias("cvp-churn", "champion")
+        .run_id
+    )
+    booster = mlflow.lightgbm.load_model(f"runs:/{run_id}/lightgbm")
+    assert any(name.startswith("btyd_") for name in booster.feature_name())
 
 
 def test_scoring_without_champion_says_to_train_first(tmp_path):

@@ -122,3 +122,33 @@ def test_injected_errors_are_labelled():
     known = set(ds.tables["customers"]["source_customer_id"])
     assert not tx.loc[orphans, "source_customer_id"].isin(known).any()
     assert np.isfinite(tx["amount"]).all()
+
+
+def test_activity_shift_thins_purchases_from_its_date_only():
+    plain = generate(GeneratorConfig(customers=3_000, seed=5))
+    shift = pd.Timestamp("2025-03-01")
+    shifted = generate(GeneratorConfig(customers=3_000, seed=5, activity_shift_date=shift.date()))
+
+    def split(frame):
+        tx = frame.tables["transactions"]
+        late = tx["ts"] >= shift
+        return tx[~late].reset_index(drop=True), tx[late]
+
+    (plain_before, plain_after), (shifted_before, shifted_after) = split(plain), split(shifted)
+    pd.testing.assert_frame_equal(plain_before, shifted_before)  # nothing moves before the date
+    customers = plain.tables["customers"]
+    earlier = set(customers.loc[customers["signup_date"] < shift, "source_customer_id"])
+
+    def purchases(tx):  # of customers whose signup-day purchase precedes the shift
+        return tx["source_customer_id"].isin(earlier).sum()
+
+    assert purchases(shifted_after) / purchases(plain_after) == pytest.approx(0.6, abs=0.02)
+    # everyone still has their signup-day purchase; the truth is the pre-shift truth
+    assert shifted.tables["transactions"]["source_customer_id"].nunique() == 3_000
+    pd.testing.assert_frame_equal(plain.ground_truth, shifted.ground_truth)
+    with pytest.raises(ValueError, match="activity_shift_factor"):
+        generate(
+            GeneratorConfig(
+                customers=50, activity_shift_date=shift.date(), activity_shift_factor=1.5
+            )
+        )

@@ -4,20 +4,15 @@ validation gate, and model quality against the generator's planted truth."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
-from sklearn.metrics import roc_auc_score
 
 from cvp.data.synthetic import GeneratorConfig
-from cvp.data.truth import oracle_no_purchase_probability
 from cvp.data.warehouse import get_engine, read_frame
 from cvp.experiments.tracking import configure_tracking
-from cvp.features.build import build_features
-from cvp.features.labels import build_labels
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.training_jobs import MODEL_NAMES, TrainingConfig, run_train
 from cvp.models.metrics import CHURN_METRICS, CLV_METRICS
@@ -127,29 +122,12 @@ def test_registers_both_models_with_aliases_every_metric_and_plots(trained):
     assert calibration["method"] in ("isotonic", "platt")
 
 
-def test_quality_against_planted_truth(trained):
-    settings, result = trained
-    churn, clv = result.outcomes["churn"], result.outcomes["clv"]
-    test_cutoff = date(2025, 10, 2)
-    with get_engine(settings.warehouse_url).connect() as conn:
-        labels = build_labels(conn, test_cutoff, 90)
-        truth = read_frame(conn, "SELECT * FROM ground_truth_customers")
-        recency = build_features(conn, test_cutoff)[["customer_id", "recency_days"]]
-    labels = labels[labels["insufficient_history"] == 0].merge(truth, on="customer_id")
-    oracle_auc = roc_auc_score(
-        labels["churned"], oracle_no_purchase_probability(labels, test_cutoff, 90)
-    )
-    with_recency = labels.merge(recency, on="customer_id")
-    recency_auc = roc_auc_score(with_recency["churned"], with_recency["recency_days"].fillna(1e6))
-    # bounded by the best simple baseline plus a margin, not by a share of the oracle: a model
-    # that learned nothing beyond recency (or BG/NBD) fails here
-    best_simple = max(recency_auc, churn.baseline_metrics["roc_auc"])
-    assert churn.metrics["roc_auc"] >= best_simple + 0.005, (churn.metrics, best_simple)
-    assert churn.metrics["roc_auc"] <= oracle_auc + 0.02  # no better than the planted truth allows
-    assert clv.metrics["normalized_gini"] >= clv.baseline_metrics["normalized_gini"] + 0.005
-    assert (
-        clv.metrics["rmse"] < clv.baseline_metrics["rmse"]
-    )  # zeros respected: beats BTYD on error
+def test_planted_drivers_recovered_and_calibrated(trained):
+    """What the planted drivers and the calibration say on the session's warehouse; the bounds
+    on AUC, Gini and RMSE by the simple baselines, on two seeds, are in
+    `tests/test_model_quality.py`."""
+    _, result = trained
+    churn = result.outcomes["churn"]
     top = set(churn.importance.head(15).index)
     recovered = [driver for driver, features in DRIVER_FEATURES.items() if top & features]
     # price sensitivity moves the hazard only a little in the generator; the other four must show

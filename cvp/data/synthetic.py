@@ -109,6 +109,11 @@ class GeneratorConfig:
     # purchases move to the app (monitoring tests look for it); None plants nothing
     drift_date: date | None = None
     drift_spend_factor: float = 1.8
+    # planted shift in purchase activity: from this day on each purchase is kept with
+    # probability `activity_shift_factor` (every customer buys less often; spend per purchase
+    # and channels unchanged, unlike the drift above); None plants nothing
+    activity_shift_date: date | None = None
+    activity_shift_factor: float = 0.6
 
 
 @dataclass
@@ -123,7 +128,7 @@ class SyntheticDataset:
         return {name: len(frame) for name, frame in self.tables.items()}
 
 
-def _seasonality(days_since_epoch: np.ndarray) -> np.ndarray:
+def seasonality(days_since_epoch: np.ndarray) -> np.ndarray:
     """Yearly wave plus a late-November-to-Christmas peak; max is SEASONALITY_MAX."""
     dates = days_since_epoch.astype("datetime64[D]")
     doy = (dates - dates.astype("datetime64[Y]")).astype(np.int64)
@@ -151,7 +156,7 @@ def _poisson_times(
     who = np.repeat(owner, counts)
     t = np.repeat(seg_start, counts) + rng.random(counts.sum()) * np.repeat(length, counts)
     if seasonal:
-        keep = rng.random(len(t)) < _seasonality(np.floor(t).astype(np.int64)) / peak
+        keep = rng.random(len(t)) < seasonality(np.floor(t).astype(np.int64)) / peak
         who, t = who[keep], t[keep]
     return who, t
 
@@ -279,6 +284,8 @@ def generate(config: GeneratorConfig) -> SyntheticDataset:
     _sensitive_attributes(np.random.default_rng([config.seed, 1]), tables["customers"])
     if config.drift_date is not None:
         _plant_drift(np.random.default_rng([config.seed, 2]), tables, config)
+    if config.activity_shift_date is not None:
+        _plant_activity_shift(np.random.default_rng([config.seed, 3]), tables, config)
 
     ground_truth = pd.DataFrame(
         {
@@ -337,6 +344,26 @@ def _plant_drift(
     tx.loc[after, "cost"] = (tx.loc[after, "cost"] * config.drift_spend_factor).round(2)
     moved = after & (rng.random(len(tx)) < 0.8)
     tx.loc[moved, "channel"] = "app"
+
+
+def _plant_activity_shift(
+    rng: np.random.Generator, tables: dict[str, pd.DataFrame], config: GeneratorConfig
+) -> None:
+    """Thin the purchases from `activity_shift_date` on: each is kept with probability
+    `activity_shift_factor`, so every customer's purchase rate is multiplied by it (a thinned
+    Poisson process is Poisson). A customer's first purchase (on signup day) is kept, so
+    everyone who signs up still buys once. The ground truth's rates stay the pre-shift ones;
+    the config's date and factor say how they change."""
+    if not 0 < config.activity_shift_factor <= 1:
+        raise ValueError(
+            f"activity_shift_factor must be in (0, 1], got {config.activity_shift_factor}: "
+            "the shift thins purchases"
+        )
+    tx = tables["transactions"]
+    after = (tx["ts"] >= pd.Timestamp(config.activity_shift_date)).to_numpy()
+    first = (tx["ts"] == tx.groupby("customer_idx")["ts"].transform("min")).to_numpy()
+    dropped = after & ~first & (rng.random(len(tx)) >= config.activity_shift_factor)
+    tables["transactions"] = tx.loc[~dropped].reset_index(drop=True)
 
 
 def _lookup_source_ids(source_ids: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ def labels_query(as_of: date, horizon_days: int, min_history_days: int) -> sa.Se
             sa.func.count().filter(~t.c.is_refund).label("purchases"),
             sa.func.sum(t.c.amount).label("revenue"),
             sa.func.sum(t.c.amount - t.c.cost).label("margin"),
+            sa.func.min(t.c.ts).filter(~t.c.is_refund).label("next_purchase_at"),
         )
         .where(t.c.ts > start, t.c.ts <= end)
         .group_by(t.c.customer_id)
@@ -52,6 +53,7 @@ def labels_query(as_of: date, horizon_days: int, min_history_days: int) -> sa.Se
             contracts.c.ends.label("contract_churned"),
             sa.func.coalesce(window.c.revenue, 0.0).label("future_revenue"),
             window.c.margin.label("future_margin"),
+            window.c.next_purchase_at,
             sa.case((c.c.signup_date > history_floor, 1), else_=0).label("insufficient_history"),
         )
         .select_from(
@@ -71,8 +73,14 @@ def build_labels(
     min_history_days: int = MIN_HISTORY_DAYS,
 ) -> pd.DataFrame:
     """Churn (no purchase in the window), contractual churn (null without a running
-    subscription), future revenue and margin; young customers are flagged, not dropped."""
+    subscription), future revenue and margin, days from the end of `as_of` to the first
+    purchase in the window (null without one: censored at the horizon, which the next-purchase
+    backtest handles); young customers are flagged, not dropped."""
     frame = read_frame(conn, labels_query(as_of, horizon_days, min_history_days))
+    first = pd.to_datetime(frame.pop("next_purchase_at"))
+    frame["days_to_next_purchase"] = (first - pd.Timestamp(as_of_instant(as_of))) / pd.Timedelta(
+        days=1
+    )
     frame.insert(0, "as_of", pd.Timestamp(as_of))
     return frame
 

@@ -42,6 +42,10 @@ def run_generate(
         "inject_errors": config.inject_errors,
         "export_dir": str(export_dir) if export_dir else None,
         "drift_date": config.drift_date.isoformat() if config.drift_date else None,
+        "activity_shift_date": (
+            config.activity_shift_date.isoformat() if config.activity_shift_date else None
+        ),
+        "activity_shift_factor": config.activity_shift_factor,
     }
     with open_job(settings, "generate", params, experiment=DATA_EXPERIMENT) as job:
         mlflow.log_params(params)

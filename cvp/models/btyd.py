@@ -84,6 +84,16 @@ class BGNBD:
         rate_if_alive = self.expected_purchases(t, x, t_x, T) / np.maximum(alive, 1e-12)
         return (1 - alive) + alive * np.exp(-rate_if_alive)
 
+    def wait_quantile(self, q: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Quantile `q` of the time from T to the next purchase, given the customer is alive.
+
+        In BG/NBD a customer can only drop out right after a purchase, so an alive customer's
+        next purchase comes after an exponential wait at their rate lambda, whose posterior given
+        x purchases in T is Gamma(r + x, alpha + T). Mixed over it, the wait is Lomax:
+        P(W > t) = ((alpha + T) / (alpha + T + t)) ** (r + x), hence the closed form."""
+        shape = self.r + np.asarray(x, float)
+        return (self.alpha + np.asarray(T, float)) * ((1 - q) ** (-1 / shape) - 1)
+
 
 @dataclass(frozen=True)
 class GammaGamma:

@@ -21,8 +21,21 @@ BTYD_FEATURES = (
     "btyd_expected_spend",
     "btyd_p_no_purchase",
 )
+# quartiles and median of BG/NBD's wait to the next purchase given alive (`BGNBD.wait_quantile`)
+WAIT_QUANTILES = {
+    "btyd_wait_q25_days": 0.25,
+    "btyd_wait_median_days": 0.5,
+    "btyd_wait_q75_days": 0.75,
+}
 NON_FEATURES = {"as_of", "customer_id", "country", "acquisition_channel"}
-LABELS = ("churned", "contract_churned", "future_revenue", "future_margin", "insufficient_history")
+LABELS = (
+    "churned",
+    "contract_churned",
+    "future_revenue",
+    "future_margin",
+    "insufficient_history",
+    "days_to_next_purchase",
+)
 
 
 def feature_columns() -> list[str]:
@@ -73,6 +86,9 @@ def add_btyd_features(
     out["btyd_expected_purchases"] = fitted.bgnbd.expected_purchases(weeks, x, t_x, T)
     out["btyd_expected_spend"] = fitted.gamma.expected_spend(x, spend)
     out["btyd_p_no_purchase"] = fitted.bgnbd.p_no_purchase(weeks, x, t_x, T)
+    # the wait to the next purchase if alive, in days (not features: the next-purchase date)
+    for name, q in WAIT_QUANTILES.items():
+        out[name] = 7 * fitted.bgnbd.wait_quantile(q, x, T)
     return out
 
 

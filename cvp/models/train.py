@@ -37,7 +37,7 @@ from cvp.models.decision import (
 from cvp.models.gate import baseline_failures, baseline_takes_over, rmse_guard
 from cvp.models.hurdle import fit_hurdle
 from cvp.models.metrics import churn_metrics, clv_metrics
-from cvp.models.predictors import Predictor, log_predictor
+from cvp.models.predictors import Predictor, log_churn_model, log_predictor
 from cvp.models.refit import closed_before_test, refit_on_closed_windows
 from cvp.models.registry import PromotionDecision, decide_promotion, frame_for
 from cvp.models.runs import (
@@ -47,6 +47,7 @@ from cvp.models.runs import (
     log_model,
     log_tuned_params,
 )
+from cvp.models.timing import timing_metrics
 from cvp.models.tuning import TunedModel, tune
 from cvp.models.windows import Cutoffs, derive_cutoffs, explicit_cutoffs
 from cvp.monitoring.fairness import fairness_gate
@@ -100,6 +101,8 @@ class TrainingConfig:
             force_validation=self.force_validation,
             min_history_days=pick("min_history_days"),
             cutoffs=tuple(self.cutoffs or defaults.cutoffs) or None,
+            next_purchase_min_p_alive=settings.scoring.next_purchase_min_p_alive,
+            next_purchase_max_days=settings.scoring.next_purchase_max_days,
         )
 
 
@@ -123,6 +126,8 @@ class TrainingPlan:
     force_validation: bool
     min_history_days: int
     cutoffs: tuple[date, ...] | None
+    next_purchase_min_p_alive: float = 0.5  # who gets a next-purchase date (`cvp.models.timing`)
+    next_purchase_max_days: float = 365
 
     def params(self) -> dict[str, Any]:
         """JSON-friendly, for the audit row and MLflow."""
@@ -471,6 +476,10 @@ def train_churn(
         churn_metrics(y_test, fit.p_test),
         churn_metrics(y_test, baseline),
     )
+    # the next-purchase date's backtest (and its own-rhythm baseline) on the same window
+    model_metrics |= timing_metrics(
+        splits.test, plan.horizon_days, plan.next_purchase_min_p_alive, plan.next_purchase_max_days
+    )
     log_baseline_run(
         context, CHURN, baseline_metrics, y_test, baseline, _baseline_params(plan, splits)
     )
@@ -479,7 +488,7 @@ def train_churn(
         _log_churn_run(fit, plan, model_metrics, y_test, baseline)
         log_importance(booster, importance, x_test, "Churn")
         mlflow.log_param("refit_rows", len(splits.train) + len(splits.valid))
-        version = log_model(fit.final, x_test, CHURN)
+        version = log_churn_model(fit.final, fit.final_calibrator, splits.test, plan.horizon_days)
         failures = sanity_failures(splits, x_test)
         if model_metrics["ece"] > plan.max_ece:
             failures.append(f"calibration error {model_metrics['ece']:.3f} > {plan.max_ece}")

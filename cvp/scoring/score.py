@@ -27,8 +27,9 @@ from cvp.errors import StateError
 from cvp.features.build import build_features, feature_set_version
 from cvp.models.calibration import Calibrator
 from cvp.models.dataset import BtydFit, add_btyd_features, fit_btyd
-from cvp.models.predictors import Predictor, load_predictor
+from cvp.models.predictors import Predictor, load_churn_model, load_predictor
 from cvp.models.registry import CHAMPION, frame_for
+from cvp.models.timing import next_purchase_dates, predicted_wait
 from cvp.names import CHURN_MODEL, CLV_MODEL, campaign_name, model_versions
 from cvp.privacy.consent import ScoringConsent, consent_for_scoring
 from cvp.scoring.store import alerts, customer_scores, stage_transitions, value_index_versions
@@ -71,18 +72,23 @@ def champion_versions(client: MlflowClient) -> dict[str, str]:
 
 def load_champions(client: MlflowClient) -> ChampionModels:
     churn_v, clv_v = _champion_model_versions(client)
-    calibration = mlflow.artifacts.download_artifacts(
-        run_id=churn_v.run_id, artifact_path="calibration.json"
-    )
+
+    def calibration() -> Calibrator:  # logged beside a churn version registered as a booster
+        path = mlflow.artifacts.download_artifacts(
+            run_id=churn_v.run_id, artifact_path="calibration.json"
+        )
+        return Calibrator.from_dict(json.loads(Path(path).read_text()))
+
+    churn = load_churn_model(f"models:/{CHURN_MODEL}@{CHAMPION}", calibration)
     # the horizon the churn model was trained on (logged on its run; older runs: the default)
     logged = client.get_run(str(churn_v.run_id)).data.params.get("horizon_days")
     horizon = int(logged) if logged else TrainingSettings().horizon_days
     return ChampionModels(
-        churn=mlflow.lightgbm.load_model(f"models:/{CHURN_MODEL}@{CHAMPION}"),
+        churn=churn.booster,
         clv=load_predictor(f"models:/{CLV_MODEL}@{CHAMPION}"),  # a booster, hurdle or BTYD
         churn_version=str(churn_v.version),
         clv_version=str(clv_v.version),
-        calibrator=Calibrator.from_dict(json.loads(Path(calibration).read_text())),
+        calibrator=churn.calibrator,
         horizon_days=horizon,
     )
 
@@ -200,9 +206,8 @@ def score(
     out["in_control_group"] = control_flag(
         campaign_name(as_of), out["customer_id"], rules.control_share
     )
-    out["next_purchase_date"] = next_purchase_dates(
-        features, as_of, models.horizon_days, out["lifecycle_stage"]
-    )
+    wait = predicted_wait(features, rules.next_purchase_min_p_alive, rules.next_purchase_max_days)
+    _put(out, next_purchase_dates(wait, as_of))
     out = with_provenance(out, models, as_of)
     transitions = stage_transitions_since(previous_date, previous, out)
     found_alerts = find_alerts(out, previous, rules, _open_drop_alerts(conn, as_of))
@@ -433,18 +438,6 @@ def stage_transitions_since(
     )
     transitions["previous_as_of"] = previous_date
     return transitions
-
-
-def next_purchase_dates(
-    features: pd.DataFrame, as_of: date, horizon: int, stage: pd.Series
-) -> pd.Series:
-    """Own rhythm where known (mean gap minus days since last purchase), else BG/NBD's rate."""
-    rhythm = (features["gap_mean_days"] - features["recency_days"]).clip(lower=1)
-    rate = features["btyd_expected_purchases"] / horizon
-    days = rhythm.where(rhythm.notna(), 1 / rate.where(rate > 0))
-    days = days.where(~stage.isin(["churned"]).to_numpy()).clip(upper=3 * 365)
-    dates = pd.Timestamp(as_of) + pd.to_timedelta(np.ceil(days), unit="D")
-    return pd.Series(dates.dt.date.where(dates.notna(), None), index=features.index, dtype=object)
 
 
 NO_VALUE_ALERT_STAGES = ("churned", "lapsed")

@@ -41,6 +41,18 @@ customer_scores = sa.Table(
     sa.Column("in_control_group", sa.Boolean, nullable=False),
     sa.Column("marketing_consent", sa.Boolean, nullable=False),
     sa.Column("next_purchase_date", sa.Date, nullable=True),
+    sa.Column(
+        "next_purchase_earliest",
+        sa.Date,
+        nullable=True,
+        comment="first quartile of the wait to the next purchase if alive",
+    ),
+    sa.Column(
+        "next_purchase_latest",
+        sa.Date,
+        nullable=True,
+        comment="third quartile of the wait to the next purchase if alive",
+    ),
     sa.Column("scored_at", sa.DateTime, nullable=False),
 )
 
