@@ -5,7 +5,7 @@ to the local run's.
 
     .venv/bin/python benchmarks/bench_scale.py --customers 100000 [--postgres URL]
 
-Scoring uses champion models trained once (2 trials) on a 3,000-customer DuckDB warehouse in a
+Scoring uses champion models trained once (2 trials) on a 1,500-customer DuckDB warehouse in a
 throwaway MLflow store: the models' size, not their quality, sets scoring's cost. `score_*` is the
 whole scoring computation (no write); `model_step_local` its partitionable part (BTYD features,
 predictions, TreeSHAP reasons) in one process.
@@ -39,8 +39,25 @@ def _timed(label: str, fn, results: dict) -> object:
     return value
 
 
+def _table_sizes(conn, schema: str) -> dict[str, dict[str, int]]:
+    """Rows and bytes on disk (heap, indexes, TOAST) of every non-empty table of the schema."""
+    sizes = {}
+    names = conn.execute(
+        sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s ORDER BY tablename"),
+        {"s": schema},
+    ).scalars()
+    for name in list(names):
+        rows = conn.execute(sa.text(f'SELECT count(*) FROM "{schema}"."{name}"')).scalar_one()
+        if rows:
+            size = conn.execute(
+                sa.text("SELECT pg_total_relation_size(:t)"), {"t": f'"{schema}"."{name}"'}
+            ).scalar_one()
+            sizes[name] = {"rows": int(rows), "bytes": int(size)}
+    return sizes
+
+
 def _small_models():
-    """Champion models trained once on 3,000 customers (DuckDB, throwaway MLflow store)."""
+    """Champion models trained once on 1,500 customers (DuckDB, throwaway MLflow store)."""
     from cvp.config import Settings
     from cvp.data.migrate import upgrade_warehouse
     from cvp.data.synthetic import GeneratorConfig
@@ -60,7 +77,7 @@ def _small_models():
         run_by="bench",
     )
     upgrade_warehouse(get_engine(small.warehouse_url))
-    run_generate(small, GeneratorConfig(customers=3_000, seed=7))
+    run_generate(small, GeneratorConfig(customers=1_500, seed=7))
     run_train(small, TrainingConfig(as_of=AS_OF, trials=2))
     return load_champions(configure_tracking(small))
 
@@ -126,9 +143,13 @@ def main() -> None:
         _timed("load_postgres", load, results)
         with engine.connect() as conn:
             conn.execute(sa.text("ANALYZE"))
+            results["tables"] = _table_sizes(conn, schema)
             query = snapshot_query(AS_OF, available_families(conn))
             _timed("reference_query", lambda: read_frame(conn, query), results)
             local = _timed("features_local", lambda: build_features(conn, AS_OF), results)
+        results["snapshot_rows"] = len(local)
+        results["snapshot_columns"] = local.shape[1]
+        results["snapshot_bytes_in_memory"] = int(local.memory_usage(deep=True).sum())
         models = _timed("train_small_models", _small_models, results)
         with engine.connect() as conn:
             profiled = local.reset_index(drop=True)

@@ -18,6 +18,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from cvp.config import ExecutionSettings, Settings, reset_settings_cache
 from cvp.data.migrate import upgrade_warehouse
@@ -26,6 +27,7 @@ from cvp.data.warehouse import dispose_engines, get_engine, read_frame
 from cvp.errors import BadInput
 from cvp.execution.dask_engine import SNAPSHOT_TOLERANCE, build_features_partitioned, dask_client
 from cvp.execution.partitions import Partition, all_partitions, partition_index
+from cvp.execution.training import model_engine_for, tuning_storage_url
 from cvp.execution.tuning import WORKER_ATTR, _share, optimize_shared
 from cvp.features.build import build_features
 from cvp.features.store import read_snapshot
@@ -33,6 +35,7 @@ from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.feature_jobs import run_features
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
+from cvp.models.engine import LOCAL
 from cvp.names import CHURN, CLV, MODEL_NAMES
 from cvp.orchestration.parameters import BackfillParameters
 from tests.conftest import cvp_env, free_port, make_settings, postgres_schema
@@ -62,6 +65,30 @@ def test_dask_engine_refuses_a_duckdb_warehouse(tmp_path):
     settings = settings.model_copy(update={"execution": ExecutionSettings(engine="dask")})
     with pytest.raises(BadInput, match="PostgreSQL"):
         build_features_partitioned(settings, AS_OF)
+
+
+def test_training_on_dask_refuses_a_duckdb_warehouse_and_picks_its_storage(tmp_path):
+    settings = make_settings(tmp_path, f"duckdb:///{tmp_path / 'w.duckdb'}")
+    dask = settings.model_copy(update={"execution": ExecutionSettings(engine="dask")})
+    with pytest.raises(BadInput, match="PostgreSQL"), model_engine_for(dask):
+        pass
+    with model_engine_for(settings) as engine:
+        assert engine is LOCAL
+    given = dask.model_copy(
+        update={"execution": ExecutionSettings(engine="dask", tuning_storage="sqlite:///o.db")}
+    )
+    assert tuning_storage_url(given) == "sqlite:///o.db"
+
+
+@pytest.mark.postgres
+def test_the_default_tuning_storage_is_the_warehouse_database_in_its_own_schema(tmp_path):
+    with postgres_schema() as url:
+        storage = tuning_storage_url(make_settings(tmp_path, url))
+        assert "search_path%3Dcvp_optuna" in storage or "search_path=cvp_optuna" in storage
+        engine = get_engine(storage)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT current_schema()")).scalar_one() == "cvp_optuna"
+        dispose_engines()
 
 
 @contextmanager
