@@ -1,18 +1,25 @@
-"""Benchmark: the feature snapshot of N customers on PostgreSQL, built in one process against
-the Dask engine with 1 and 2 worker processes (a LocalCluster on 127.0.0.1, 8 partitions), in one
-run, with the raw snapshot query as the reference. Results are checked equal to the local build.
+"""Benchmark: the feature snapshot and the scoring of N customers on PostgreSQL, in one process
+against the Dask engine with 1 and 2 worker processes (a LocalCluster on 127.0.0.1, 8
+partitions), in one run, with the raw snapshot query as the reference. Results are checked equal
+to the local run's.
 
     .venv/bin/python benchmarks/bench_scale.py --customers 100000 [--postgres URL]
 
+Scoring uses champion models trained once (2 trials) on a 1,500-customer DuckDB warehouse in a
+throwaway MLflow store: the models' size, not their quality, sets scoring's cost. `score_*` is the
+whole scoring computation (no write); `model_step_local` its partitionable part (BTYD features,
+predictions, TreeSHAP reasons) in one process.
+
 On a 2-core machine Dask cannot be much faster than one process (PostgreSQL itself runs on the
-same two cores); the figure says what the partitioning costs, and that the same code runs on a
-cluster. Scoring's model step is not partitioned yet (see docs/deployment.md).
+same two cores); the figures say what the partitioning costs, and that the same code runs on a
+cluster (docs/scale.md turns the per-partition costs into a capacity plan).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 import uuid
 from datetime import date
@@ -32,6 +39,66 @@ def _timed(label: str, fn, results: dict) -> object:
     return value
 
 
+def _table_sizes(conn, schema: str) -> dict[str, dict[str, int]]:
+    """Rows and bytes on disk (heap, indexes, TOAST) of every non-empty table of the schema."""
+    sizes = {}
+    names = conn.execute(
+        sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s ORDER BY tablename"),
+        {"s": schema},
+    ).scalars()
+    for name in list(names):
+        rows = conn.execute(sa.text(f'SELECT count(*) FROM "{schema}"."{name}"')).scalar_one()
+        if rows:
+            size = conn.execute(
+                sa.text("SELECT pg_total_relation_size(:t)"), {"t": f'"{schema}"."{name}"'}
+            ).scalar_one()
+            sizes[name] = {"rows": int(rows), "bytes": int(size)}
+    return sizes
+
+
+def _small_models():
+    """Champion models trained once on 1,500 customers (DuckDB, throwaway MLflow store)."""
+    from cvp.config import Settings
+    from cvp.data.migrate import upgrade_warehouse
+    from cvp.data.synthetic import GeneratorConfig
+    from cvp.data.warehouse import get_engine
+    from cvp.experiments.tracking import configure_tracking
+    from cvp.jobs.data_jobs import run_generate
+    from cvp.jobs.training_jobs import TrainingConfig, run_train
+    from cvp.scoring.score import load_champions
+
+    root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    small = Settings(
+        warehouse_url=f"duckdb:///{root / 'small.duckdb'}",
+        mlflow_tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        mlflow_artifact_root=root / "artifacts",
+        expectations_dir=root / "expectations",
+        pseudonym_key="bench",
+        run_by="bench",
+    )
+    upgrade_warehouse(get_engine(small.warehouse_url))
+    run_generate(small, GeneratorConfig(customers=1_500, seed=7))
+    run_train(small, TrainingConfig(as_of=AS_OF, trials=2))
+    return load_champions(configure_tracking(small))
+
+
+def _score(conn, models, snapshot, step):
+    """Scoring's computation (no write) of the snapshot, with `step` as its model step."""
+    from cvp.config import LifecycleSettings, ScoringSettings
+    from cvp.scoring.score import score
+
+    result = score(
+        conn,
+        models,
+        AS_OF,
+        ScoringSettings(),
+        LifecycleSettings(),
+        snapshot=snapshot,
+        model_step=step,
+    )
+    return result.scores.drop(columns=["scored_at"], errors="ignore")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
@@ -47,8 +114,14 @@ def main() -> None:
     from cvp.data.pseudonym import Pseudonymiser
     from cvp.data.synthetic import GeneratorConfig, generate
     from cvp.data.warehouse import dispose_engines, get_engine, read_frame
-    from cvp.execution.dask_engine import SNAPSHOT_TOLERANCE, build_features_partitioned
+    from cvp.execution.dask_engine import (
+        SNAPSHOT_TOLERANCE,
+        build_features_partitioned,
+        model_step_on_cluster,
+    )
     from cvp.features.build import available_families, build_features, snapshot_query
+    from cvp.models.dataset import fit_btyd
+    from cvp.scoring.score import predict_and_explain
 
     schema = f"cvp_bench_{uuid.uuid4().hex[:8]}"
     base = sa.create_engine(args.postgres)
@@ -70,9 +143,22 @@ def main() -> None:
         _timed("load_postgres", load, results)
         with engine.connect() as conn:
             conn.execute(sa.text("ANALYZE"))
+            results["tables"] = _table_sizes(conn, schema)
             query = snapshot_query(AS_OF, available_families(conn))
             _timed("reference_query", lambda: read_frame(conn, query), results)
             local = _timed("features_local", lambda: build_features(conn, AS_OF), results)
+        results["snapshot_rows"] = len(local)
+        results["snapshot_columns"] = local.shape[1]
+        results["snapshot_bytes_in_memory"] = int(local.memory_usage(deep=True).sum())
+        models = _timed("train_small_models", _small_models, results)
+        with engine.connect() as conn:
+            profiled = local.reset_index(drop=True)
+            _timed(
+                "model_step_local",
+                lambda: predict_and_explain(models, profiled, fit_btyd(profiled)),
+                results,
+            )
+            scored = _timed("score_local", lambda: _score(conn, models, local, None), results)
         dispose_engines()
         from distributed import LocalCluster
 
@@ -103,8 +189,21 @@ def main() -> None:
                     pd.testing.assert_frame_equal(
                         built, local, check_exact=False, rtol=0, atol=SNAPSHOT_TOLERANCE
                     )
+                step = model_step_on_cluster(settings)
+                for attempt in ("first", "second"):
+                    with engine.connect() as conn:
+                        on_cluster = _timed(
+                            f"score_dask_{workers}w_{attempt}",
+                            lambda c=conn, st=step: _score(c, models, local, st),
+                            results,
+                        )
+                    pd.testing.assert_frame_equal(on_cluster, scored)
+                dispose_engines()
         for key in ("features_local", "features_dask_1w_second", "features_dask_2w_second"):
             results[f"{key}_vs_reference"] = round(results[key] / results["reference_query"], 2)
+        for key in ("score_dask_1w_second", "score_dask_2w_second"):
+            results[f"{key}_vs_local"] = round(results[key] / results["score_local"], 2)
+        results["partitions"] = args.partitions
         print(json.dumps(results))
         out = Path("bench-results")
         out.mkdir(exist_ok=True)

@@ -289,6 +289,11 @@ class ExecutionSettings(BaseModel):
     )
     partitions: int = Field(8, ge=1, le=4096, description="customer partitions per job")
     local_workers: int = Field(2, ge=1, description="worker processes of the LocalCluster")
+    tuning_storage: str = Field(
+        "",
+        description="Optuna RDB storage URL the workers share; empty: the warehouse's "
+        "PostgreSQL, schema cvp_optuna",
+    )
 
 
 class PrefectSettings(BaseModel):

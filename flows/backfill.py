@@ -3,7 +3,10 @@ pipeline's steps (`flows.pipeline.run_steps`) mapped over the dates.
 
 Dates run as separate tasks, at most `max_concurrency` at once through a Prefect global
 concurrency limit created for this run; each date retries on its own, and a failed date neither
-rolls back nor stops the others. The run ends with a table artifact of every date."""
+rolls back nor stops the others. The run ends with a table artifact of every date.
+
+The dates run where `[execution]` says (`cvp.orchestration.task_runners`): threads here, or
+tasks on the Dask cluster, whose jobs then fan their own partitions out on the same cluster."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from prefect.states import Failed
 from cvp.config import get_settings
 from cvp.orchestration.backfill import DateOutcome, run_backfill_date
 from cvp.orchestration.parameters import BackfillParameters
+from cvp.orchestration.task_runners import ExecutionTaskRunner
 from flows.pipeline import run_steps
 from tasks.backfill import backfill_report, run_concurrency_limit
 from tasks.data import init_task
@@ -36,7 +40,7 @@ def backfill_date_task(params: BackfillParameters, as_of: date, limit_name: str)
         return run_backfill_date(get_settings(), params, as_of, run_steps)
 
 
-@flow(name="backfill", log_prints=True)
+@flow(name="backfill", log_prints=True, task_runner=ExecutionTaskRunner())
 def backfill_flow(params: BackfillParameters):
     logger = get_run_logger()
     dates = params.dates()

@@ -8,21 +8,26 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
-from cvp.config import ExecutionSettings
+from cvp.config import ExecutionSettings, Settings, reset_settings_cache
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import dispose_engines, get_engine, read_frame
 from cvp.errors import BadInput
 from cvp.execution.dask_engine import SNAPSHOT_TOLERANCE, build_features_partitioned, dask_client
 from cvp.execution.partitions import Partition, all_partitions, partition_index
+from cvp.execution.training import model_engine_for, tuning_storage_url
 from cvp.execution.tuning import WORKER_ATTR, _share, optimize_shared
 from cvp.features.build import build_features
 from cvp.features.store import read_snapshot
@@ -30,7 +35,10 @@ from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.feature_jobs import run_features
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
-from tests.conftest import free_port, make_settings, postgres_schema
+from cvp.models.engine import LOCAL
+from cvp.names import CHURN, CLV, MODEL_NAMES
+from cvp.orchestration.parameters import BackfillParameters
+from tests.conftest import cvp_env, free_port, make_settings, postgres_schema
 
 AS_OF = date(2025, 12, 31)
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,13 +67,37 @@ def test_dask_engine_refuses_a_duckdb_warehouse(tmp_path):
         build_features_partitioned(settings, AS_OF)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """`dask scheduler` and two `dask worker` processes, as an operator starts them."""
-    scratch = tmp_path_factory.mktemp("dask")
+def test_training_on_dask_refuses_a_duckdb_warehouse_and_picks_its_storage(tmp_path):
+    settings = make_settings(tmp_path, f"duckdb:///{tmp_path / 'w.duckdb'}")
+    dask = settings.model_copy(update={"execution": ExecutionSettings(engine="dask")})
+    with pytest.raises(BadInput, match="PostgreSQL"), model_engine_for(dask):
+        pass
+    with model_engine_for(settings) as engine:
+        assert engine is LOCAL
+    given = dask.model_copy(
+        update={"execution": ExecutionSettings(engine="dask", tuning_storage="sqlite:///o.db")}
+    )
+    assert tuning_storage_url(given) == "sqlite:///o.db"
+
+
+@pytest.mark.postgres
+def test_the_default_tuning_storage_is_the_warehouse_database_in_its_own_schema(tmp_path):
+    with postgres_schema() as url:
+        storage = tuning_storage_url(make_settings(tmp_path, url))
+        assert "search_path%3Dcvp_optuna" in storage or "search_path=cvp_optuna" in storage
+        engine = get_engine(storage)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT current_schema()")).scalar_one() == "cvp_optuna"
+        dispose_engines()
+
+
+@contextmanager
+def dask_cluster(scratch: Path, env: dict[str, str]) -> Iterator[str]:
+    """`dask scheduler` and two `dask worker` processes with `env`, as an operator starts them;
+    yields the scheduler's address."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the workers import the tests' objective
+    env = {**env, "PYTHONPATH": str(ROOT)}  # the workers import the tests' objective, flows/
     logs = [(scratch / f"{name}.log").open("wb") for name in ("scheduler", "w1", "w2")]
     processes = [
         subprocess.Popen(
@@ -96,6 +128,12 @@ def cluster(tmp_path_factory):
             process.wait(timeout=30)
         for log in logs:
             log.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with dask_cluster(tmp_path_factory.mktemp("dask"), dict(os.environ)) as address:
+        yield address
 
 
 @pytest.mark.slow
@@ -132,31 +170,87 @@ def test_features_on_two_dask_workers_equal_the_local_build_row_for_row(cluster,
         dispose_engines()
 
 
-@pytest.mark.slow
-@pytest.mark.postgres
-def test_scoring_on_two_dask_workers_stores_the_local_scores(cluster, tmp_path):
-    """The model step (predictions, TreeSHAP reasons) runs per partition on the workers; the
-    stored scores equal the single-process run's, every column of every customer."""
+@pytest.fixture(scope="module")
+def trained_postgres(tmp_path_factory):
+    """A 1,500-customer PostgreSQL warehouse and its models trained in one process (2 trials),
+    shared by the scoring and the training comparisons."""
     with postgres_schema() as url:
-        settings = make_settings(tmp_path, url)
+        settings = make_settings(tmp_path_factory.mktemp("trained"), url)
         upgrade_warehouse(get_engine(url))
         run_generate(settings, GeneratorConfig(customers=1_500, seed=5))
-        run_train(settings, TrainingConfig(as_of=AS_OF, trials=2))
-        run_features(settings, AS_OF)  # both runs score the same stored snapshot
-        run_score(settings, AS_OF)
-        local = _scores(url)
-        distributed = settings.model_copy(
-            update={
-                "execution": ExecutionSettings(
-                    engine="dask", scheduler_address=cluster, partitions=5
-                )
-            }
+        local = run_train(settings, TrainingConfig(as_of=AS_OF, trials=TRIALS))
+        yield settings, local
+
+
+TRIALS = 2  # one per worker: both must land in the shared study
+
+
+def _on_cluster(settings: Settings, address: str, **execution: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "execution": ExecutionSettings(
+                engine="dask", scheduler_address=address, partitions=5, **execution
+            )
+        }
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_scoring_on_two_dask_workers_stores_the_local_scores(cluster, trained_postgres):
+    """The model step (predictions, TreeSHAP reasons) runs per partition on the workers; the
+    stored scores equal the single-process run's, every column of every customer."""
+    settings, _ = trained_postgres
+    url = settings.warehouse_url
+    run_features(settings, AS_OF)  # both runs score the same stored snapshot
+    run_score(settings, AS_OF)
+    local = _scores(url)
+    run_score(_on_cluster(settings, cluster), AS_OF)  # replaces the date's scores
+    on_cluster = _scores(url)
+    assert len(local) > 1_000 and local["top_reasons"].str.len().gt(0).any()
+    pd.testing.assert_frame_equal(on_cluster, local)
+    dispose_engines()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_train_on_two_dask_workers_shares_one_study_and_fits_data_parallel(
+    cluster, trained_postgres, tmp_path
+):
+    """`cvp train` with engine = "dask": each model's trials come from both workers into one
+    study in the PostgreSQL storage, the registered boosters were fitted data-parallel on both
+    workers, and their backtest quality is the local run's within a small margin."""
+    settings, local = trained_postgres
+    tracking = make_settings(tmp_path, settings.warehouse_url)  # its own MLflow store
+    with postgres_schema() as storage:
+        distributed = _on_cluster(
+            settings.model_copy(
+                update={
+                    "mlflow_tracking_uri": tracking.mlflow_tracking_uri,
+                    "mlflow_artifact_root": tracking.mlflow_artifact_root,
+                }
+            ),
+            cluster,
+            tuning_storage=storage,
         )
-        run_score(distributed, AS_OF)  # replaces the date's scores
-        on_cluster = _scores(url)
-        assert len(local) > 1_000 and local["top_reasons"].str.len().gt(0).any()
-        pd.testing.assert_frame_equal(on_cluster, local)
+        result = run_train(distributed, TrainingConfig(as_of=AS_OF, trials=TRIALS))
+        for target in (CHURN, CLV):
+            study = optuna.load_study(
+                study_name=f"cvp-{target}-{result.parent_run_id}", storage=storage
+            )
+            done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+            assert len(done) == TRIALS
+            assert len({trial.user_attrs[WORKER_ATTR] for trial in done}) == 2
         dispose_engines()
+    version = result.outcomes[CHURN].decision.version
+    mlflow.set_tracking_uri(distributed.mlflow_tracking_uri)
+    churn = mlflow.pyfunc.load_model(f"models:/{MODEL_NAMES[CHURN]}/{version}")
+    text = churn.unwrap_python_model().booster.model_to_string()  # the pyfunc wraps the booster
+    assert "[tree_learner: data]" in text and "[num_machines: 2]" in text
+    for target, metric, margin in ((CHURN, "roc_auc", 0.03), (CLV, "normalized_gini", 0.05)):
+        ours, theirs = result.outcomes[target].metrics, local.outcomes[target].metrics
+        assert abs(ours[metric] - theirs[metric]) <= margin, (target, ours, theirs)
+    assert result.outcomes[CHURN].metrics["roc_auc"] > 0.7  # a useful model, not two bad ones
 
 
 def _scores(url: str) -> pd.DataFrame:
@@ -208,3 +302,47 @@ def test_a_local_cluster_is_started_for_the_job_when_no_scheduler_is_given():
         workers = client.scheduler_info()["workers"]  # type: ignore[attr-defined]
         assert len(workers) == 2
         assert all(address.startswith("tcp://127.0.0.1:") for address in workers)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.usefixtures("prefect_server")
+def test_a_backfill_on_the_dask_engine_stores_the_local_snapshots(tmp_path, monkeypatch):
+    """The backfill's dates run as tasks of a `DaskTaskRunner` on the cluster, and each date's
+    feature build fans its partitions out on the same workers (`worker_client`): the snapshots
+    it stores (forced, replacing the local ones) equal the single-process builds."""
+    from flows.backfill import backfill_flow
+
+    dates = [date(2025, 12, 17), date(2025, 12, 24)]
+    with postgres_schema() as url:
+        settings = make_settings(tmp_path, url)
+        upgrade_warehouse(get_engine(url))
+        run_generate(settings, GeneratorConfig(customers=600, seed=7))
+        local = {}
+        for day in dates:
+            run_features(settings, day)
+            with get_engine(url).connect() as conn:
+                local[day] = read_snapshot(conn, _version(), day)
+        env = cvp_env(settings, tmp_path, CVP_EXECUTION__PARTITIONS="3")
+        with dask_cluster(tmp_path, env) as address:
+            env["CVP_EXECUTION__ENGINE"] = "dask"
+            env["CVP_EXECUTION__SCHEDULER_ADDRESS"] = address
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            reset_settings_cache()
+            rows = backfill_flow(
+                BackfillParameters(
+                    start=dates[0], end=dates[-1], every="1w", targets=["features"],
+                    max_concurrency=2, force=True,
+                )
+            )  # fmt: skip
+        reset_settings_cache()
+        assert [(r["as_of"], r["status"]) for r in rows] == [(d.isoformat(), "done") for d in dates]
+        with get_engine(url).connect() as conn:
+            for day in dates:
+                stored = read_snapshot(conn, _version(), day)
+                assert len(stored) == len(local[day]) > 300
+                pd.testing.assert_frame_equal(
+                    stored, local[day], check_exact=False, rtol=0, atol=SNAPSHOT_TOLERANCE
+                )
+        dispose_engines()

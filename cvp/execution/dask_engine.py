@@ -50,9 +50,19 @@ def scheduler_for(settings: Settings) -> str | None:
 @contextmanager
 def dask_client(execution: ExecutionSettings, address: str | None = None) -> Iterator[object]:
     """A client of the scheduler at `address` (or `execution.scheduler_address`), or of a
-    LocalCluster on 127.0.0.1 started for this job."""
-    from distributed import Client, LocalCluster
+    LocalCluster on 127.0.0.1 started for this job. Inside a Dask task (a backfill date run by
+    the `DaskTaskRunner`) it is that worker's `worker_client`: the task leaves the worker's
+    thread pool while it waits, so its own partitions can run on the same cluster."""
+    from distributed import Client, LocalCluster, get_worker, worker_client
 
+    try:
+        get_worker()
+    except ValueError:  # not inside a Dask task
+        pass
+    else:
+        with worker_client() as inner:
+            yield inner
+        return
     address = address or execution.scheduler_address
     if address:
         with Client(address, timeout="30s") as client:

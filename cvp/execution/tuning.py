@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import optuna
 
+from cvp.models.engine import sampler_and_pruner
+
 WORKER_ATTR = "dask_worker"
 
 
@@ -40,11 +42,9 @@ def _optimize_on_worker(
     seed: int,
 ) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler, pruner = sampler_and_pruner(seed)
     study = optuna.load_study(
-        study_name=study_name,
-        storage=storage_url,
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_warmup_steps=20),
+        study_name=study_name, storage=storage_url, sampler=sampler, pruner=pruner
     )
     study.optimize(_tag_worker(objective), n_trials=trials)
     return trials

@@ -10,6 +10,7 @@ import mlflow
 from cvp.config import Settings
 from cvp.data.warehouse import get_engine
 from cvp.errors import BadInput
+from cvp.execution.training import model_engine_for
 from cvp.experiments.tracking import configure_tracking, ensure_experiment
 from cvp.jobs.context import open_job
 from cvp.models.registry import describe_version
@@ -84,8 +85,9 @@ def run_train(settings: Settings, config: TrainingConfig) -> TrainingResult:
             {f"rows_{k}": v for k, v in rows.items()}
             | {"churn_rate_test": float(splits.test["churned"].mean())}
         )
-        context = TrainingContext(client, experiment_id, parent.info.run_id, tags)
-        outcomes = train_models(plan, splits, context, sensitive, settings.monitoring)
+        with model_engine_for(settings) as engine:  # this process, or the Dask cluster
+            context = TrainingContext(client, experiment_id, parent.info.run_id, tags, engine)
+            outcomes = train_models(plan, splits, context, sensitive, settings.monitoring)
         cutoffs = splits.cutoffs
         trained = (
             f"Trained as of {config.as_of} (data fingerprint {(audit.data_fingerprint or '')[:12]}) "

@@ -16,6 +16,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+from cvp.models.engine import LOCAL, ModelEngine
 from cvp.names import MODEL_NAMES
 from cvp.reports import plots
 
@@ -29,12 +30,14 @@ PIP_REQUIREMENTS = [
 @dataclass(frozen=True)
 class TrainingContext:
     """Where a training procedure records: the client, the experiment, the job's parent run and
-    the tags every child run carries (data fingerprint, as_of)."""
+    the tags every child run carries (data fingerprint, as_of); and where it tunes and fits
+    (`engine`: this process, or a Dask cluster)."""
 
     client: MlflowClient
     experiment_id: str
     parent_run_id: str
     tags: dict[str, str]
+    engine: ModelEngine = LOCAL
 
     def child_run(self, name: str, **tags: str) -> AbstractContextManager[mlflow.ActiveRun]:
         """A nested run in the parent's experiment, with the parent passed explicitly."""

@@ -34,11 +34,12 @@ from cvp.models.decision import (
     contact_economics,
     value_if_retained,
 )
+from cvp.models.engine import LOCAL, ModelEngine
 from cvp.models.gate import baseline_failures, baseline_takes_over, rmse_guard
 from cvp.models.hurdle import fit_hurdle
 from cvp.models.metrics import churn_metrics, clv_metrics
 from cvp.models.predictors import Predictor, log_churn_model, log_predictor
-from cvp.models.refit import closed_before_test, refit_on_closed_windows
+from cvp.models.refit import closed_before_test
 from cvp.models.registry import PromotionDecision, decide_promotion, frame_for
 from cvp.models.runs import (
     TrainingContext,
@@ -250,6 +251,7 @@ def _tune(target: str, plan: TrainingPlan, splits: Splits, context: TrainingCont
         context.experiment_id,
         context.parent_run_id,
         plan.max_boost_rounds,
+        context.engine,
     )
 
 
@@ -297,10 +299,12 @@ def _promote(
     return decision
 
 
-def refit_final(target: str, tuned: TunedModel, splits: Splits) -> lgb.Booster:
+def refit_final(
+    target: str, tuned: TunedModel, splits: Splits, engine: ModelEngine = LOCAL
+) -> lgb.Booster:
     """The booster that is registered and scores: `tuned` refit on the training and validation
-    cutoffs together (`cvp.models.refit`)."""
-    return refit_on_closed_windows(tuned.params, *xy(closed_before_test(splits), target))
+    cutoffs together (`cvp.models.refit`), where `engine` fits."""
+    return engine.fit(tuned.params, *xy(closed_before_test(splits), target))
 
 
 def train_clv(
@@ -349,7 +353,7 @@ def train_clv(
         closed = xy(closed_before_test(splits), CLV)
         final: Predictor
         if kind == "single":
-            refit = refit_final(CLV, tuned, splits)
+            refit = refit_final(CLV, tuned, splits, context.engine)
             final, version = refit, log_model(refit, x_test, CLV)
         else:
             final = hurdle.refit(*closed)
@@ -433,7 +437,7 @@ def fit_churn(
     decision = threshold_on(
         plan, p_valid, y_valid, value_valid, f"validation ({splits.cutoffs.valid})"
     )
-    final = refit_final(CHURN, tuned, splits)
+    final = refit_final(CHURN, tuned, splits, context.engine)
     raw_final = predict(final, x_test)
     final_calibrator = choose_calibrator(raw_final, y_test, plan.seed)
     final_decision = threshold_on(

@@ -7,7 +7,9 @@ in worker threads, so `mlflow.active_run()` cannot be relied on here.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import lightgbm as lgb
@@ -18,8 +20,9 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from optuna_integration import LightGBMPruningCallback
 
+from cvp.models.engine import LOCAL, ModelEngine
 from cvp.models.metrics import normalized_gini
-from cvp.progress import advance, stage
+from cvp.progress import stage
 
 CHURN_MAX_DEPTH = 5
 BASE_PARAMS = {
@@ -73,29 +76,37 @@ def _space(trial: optuna.trial.BaseTrial, task: str, positives_ratio: float) -> 
     return params
 
 
-def tune(
+def _base(task: str, seed: int) -> dict:
+    base = {**BASE_PARAMS, "seed": seed, "metric": "auc" if task == "churn" else "l2"}
+    if task == "churn":
+        base["objective"] = "binary"
+    return base
+
+
+def _positives(task: str, y_train: np.ndarray) -> float:
+    return float(np.mean(y_train)) if task == "churn" else 0.5
+
+
+def objective_for(
     task: str,
     train: tuple[pd.DataFrame, np.ndarray],
     valid: tuple[pd.DataFrame, np.ndarray],
-    trials: int,
     seed: int,
     client: MlflowClient,
     experiment_id: str,
     parent_run_id: str,
     max_boost_rounds: int = 2000,
-) -> TunedModel:
-    """`churn`: binary, maximise validation AUC. `clv`: count-like regression of revenue,
-    minimise validation l2 (tweedie vs poisson is one of the tuned choices)."""
+) -> Callable[[optuna.Trial], float]:
+    """The study's objective: one early-stopped, pruned LightGBM fit per trial, logged as a
+    nested MLflow run. Built from picklable arguments, so an engine can build it on a worker."""
     (x_train, y_train), (x_valid, y_valid) = train, valid
-    metric = "auc" if task == "churn" else "l2"
-    base = {**BASE_PARAMS, "seed": seed, "metric": metric}
-    if task == "churn":
-        base["objective"] = "binary"
+    base = _base(task, seed)
+    metric = base["metric"]
     d_train = lgb.Dataset(
         x_train, y_train, free_raw_data=False, params={"feature_pre_filter": False}
     )
     d_valid = lgb.Dataset(x_valid, y_valid, reference=d_train, free_raw_data=False)
-    positives = float(np.mean(y_train)) if task == "churn" else 0.5
+    positives = _positives(task, y_train)
 
     def objective(trial: optuna.Trial) -> float:
         params = {**base, **_space(trial, task, positives)}
@@ -134,21 +145,48 @@ def tune(
         client.set_terminated(run.info.run_id)
         return value
 
+    return objective
+
+
+def tune(
+    task: str,
+    train: tuple[pd.DataFrame, np.ndarray],
+    valid: tuple[pd.DataFrame, np.ndarray],
+    trials: int,
+    seed: int,
+    client: MlflowClient,
+    experiment_id: str,
+    parent_run_id: str,
+    max_boost_rounds: int = 2000,
+    engine: ModelEngine = LOCAL,
+) -> TunedModel:
+    """`churn`: binary, maximise validation AUC. `clv`: count-like regression of revenue,
+    minimise validation l2 (tweedie vs poisson is one of the tuned choices). The study and the
+    final fit run where `engine` says (`cvp.models.engine`)."""
+    make_objective = partial(
+        objective_for,
+        task,
+        train,
+        valid,
+        seed,
+        client,
+        experiment_id,
+        parent_run_id,
+        max_boost_rounds,
+    )
     direction: Literal["maximize", "minimize"] = "maximize" if task == "churn" else "minimize"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction=direction,
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_warmup_steps=20),
-    )
     with stage(f"Tuning the {task} model (Optuna trials)", total=trials):
-        study.optimize(objective, n_trials=trials, callbacks=[lambda study, trial: advance()])
+        study = engine.optimize(
+            f"cvp-{task}-{parent_run_id}", make_objective, trials, direction, seed
+        )
     best = study.best_trial
     assert best.value is not None  # the best trial is a completed one
-    params = {**base, **_space(optuna.trial.FixedTrial(best.params), task, positives)}
-    rounds = max(1, int(best.user_attrs["best_iteration"]))
-    booster = lgb.train(params, d_train, num_boost_round=rounds)
-    return TunedModel(booster, {**params, "num_boost_round": rounds}, float(best.value), study)
+    positives = _positives(task, train[1])
+    params = {**_base(task, seed), **_space(optuna.trial.FixedTrial(best.params), task, positives)}
+    params["num_boost_round"] = max(1, int(best.user_attrs["best_iteration"]))
+    booster = engine.fit(params, *train)
+    return TunedModel(booster, params, float(best.value), study)
 
 
 def optuna_param(key: str, value: object) -> Param:
