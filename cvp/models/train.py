@@ -47,7 +47,7 @@ from cvp.models.runs import (
     log_model,
     log_tuned_params,
 )
-from cvp.models.tuning import TunedModel, tune
+from cvp.models.tuning import SearchSpace, TunedModel, tune
 from cvp.models.windows import Cutoffs, derive_cutoffs, explicit_cutoffs
 from cvp.monitoring.fairness import fairness_gate
 from cvp.names import CHURN, CLV, MODEL_NAMES, MODEL_TARGETS
@@ -70,6 +70,8 @@ class TrainingConfig:
     step_days: int | None = None
     targets: tuple[str, ...] = MODEL_TARGETS
     max_boost_rounds: int | None = None
+    churn_max_depth: int | None = None
+    churn_max_leaves: int | None = None
     force_validation: bool = False
     min_history_days: int | None = None
     cutoffs: tuple[date, ...] | None = None  # explicit (training..., validation, test)
@@ -97,6 +99,8 @@ class TrainingConfig:
             promotion_margin=settings.promotion.margin,
             max_ece=settings.promotion.max_ece,
             max_boost_rounds=pick("max_boost_rounds"),
+            churn_max_depth=pick("churn_max_depth"),
+            churn_max_leaves=pick("churn_max_leaves"),
             force_validation=self.force_validation,
             min_history_days=pick("min_history_days"),
             cutoffs=tuple(self.cutoffs or defaults.cutoffs) or None,
@@ -120,6 +124,8 @@ class TrainingPlan:
     promotion_margin: float
     max_ece: float
     max_boost_rounds: int
+    churn_max_depth: int
+    churn_max_leaves: int
     force_validation: bool
     min_history_days: int
     cutoffs: tuple[date, ...] | None
@@ -245,6 +251,7 @@ def _tune(target: str, plan: TrainingPlan, splits: Splits, context: TrainingCont
         context.experiment_id,
         context.parent_run_id,
         plan.max_boost_rounds,
+        SearchSpace(plan.churn_max_depth, plan.churn_max_leaves),
     )
 
 
