@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from cvp.actions.playbook import DEFAULT_PLAYBOOK, load_playbook
+from cvp.actions.reasons import contributions as exact_contributions
 from cvp.config import MonitoringSettings, Settings
 from cvp.data.coverage import data_span
 from cvp.errors import StateError
@@ -220,7 +221,7 @@ def predict(booster: Predictor | lgb.Booster, x: pd.DataFrame, **kwargs: Any) ->
 
 def shap_importance(booster: lgb.Booster, x: pd.DataFrame) -> pd.Series:
     """Mean |TreeSHAP| per feature, largest first."""
-    contributions = predict(booster, x, pred_contrib=True)[:, :-1]
+    contributions = exact_contributions(booster, x)  # woodelf where it can, else pred_contrib
     return pd.Series(np.abs(contributions).mean(axis=0), index=x.columns).sort_values(
         ascending=False
     )
