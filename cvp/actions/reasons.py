@@ -223,7 +223,7 @@ def shap_method(booster: lgb.Booster) -> ShapMethod:
     if not isinstance(booster, lgb.Booster):
         return "pred_contrib"  # anything else that answers `predict(..., pred_contrib=True)`
     try:
-        import woodelf  # noqa: F401
+        import woodelf  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         return "pred_contrib"
     if booster.params.get("linear_tree"):
@@ -257,9 +257,9 @@ def contributions(
     if method == "pred_contrib":
         return np.vstack(
             [
-                booster.predict(features.iloc[s : s + EXPLAIN_CHUNK_ROWS], pred_contrib=True)[
-                    :, :-1
-                ]
+                np.asarray(
+                    booster.predict(features.iloc[s : s + EXPLAIN_CHUNK_ROWS], pred_contrib=True)
+                )[:, :-1]
                 for s in range(0, len(features), EXPLAIN_CHUNK_ROWS)
             ]
             or [np.zeros((0, features.shape[1]))]
