@@ -36,10 +36,11 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: install  ## benchmarks; results are printed and appended to bench-results/
-	$(VENV)/bin/python benchmarks/bench_generate.py --customers 100000 1000000
-	$(VENV)/bin/python benchmarks/bench_features.py --customers 1000000
-	$(VENV)/bin/python benchmarks/bench_scoring.py --customers 1000000
+bench: install  ## benchmarks at 100k, 300k and 1M customers; printed and appended to bench-results/
+	$(VENV)/bin/python benchmarks/bench_generate.py --customers 100000 300000 1000000
+	$(VENV)/bin/python benchmarks/bench_features.py --customers 100000 300000 1000000
+	$(VENV)/bin/python benchmarks/bench_scoring.py --customers 100000 300000 1000000
+	$(VENV)/bin/python benchmarks/bench_train.py --customers 100000 300000 1000000 --trials 20
 
 clean:
 	rm -rf data mlruns .secrets .cvp expectations/gx/uncommitted

@@ -1,19 +1,21 @@
 """Benchmark: full feature build for one as_of at a given size, against a hand-written DuckDB
 reference query computing the RFM and window core on the same data, in the same process.
 
-    .venv/bin/python benchmarks/bench_features.py --customers 1000000
+    .venv/bin/python benchmarks/bench_features.py --customers 100000 300000 1000000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
 REFERENCE_SQL = """
 SELECT customer_id,
@@ -81,35 +83,44 @@ def measure(path: str, as_of: date) -> dict:
         "write_s": round(t3 - t2, 2),
         "build_vs_reference": round((t2 - t1) / (t1 - t0), 2),
         "build_and_write_vs_reference": round((t3 - t1) / (t1 - t0), 2),
+        "build_s_per_100k_snapshot_rows": round((t2 - t1) / len(frame) * 100_000, 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2025, 9, 30))
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.as_of)))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = f"{tmp}/bench.duckdb"
-        counts = prepare(path, args.customers)
-        out = subprocess.run(
-            [sys.executable, __file__, "--measure", path, "--as-of", args.as_of.isoformat()],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    result = {
-        "customers": args.customers,
-        "transactions": counts["transactions"],
-        "events": counts["events"],
-    }
-    result.update(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(json.dumps(result))
+    results = []
+    for n in args.customers:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = f"{tmp}/bench.duckdb"
+            counts = prepare(path, n)
+            out = subprocess.run(
+                [sys.executable, __file__, "--measure", path, "--as-of", args.as_of.isoformat()],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        result = {
+            "customers": n,
+            "transactions": counts["transactions"],
+            "events": counts["events"],
+        }
+        result.update(json.loads(out.stdout.strip().splitlines()[-1]))
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    out_dir = Path("bench-results")
+    out_dir.mkdir(exist_ok=True)
+    entry = {"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "load_average": list(os.getloadavg())}
+    with (out_dir / "features.jsonl").open("a") as handle:
+        handle.write(json.dumps({**entry, "results": results}) + "\n")
 
 
 if __name__ == "__main__":

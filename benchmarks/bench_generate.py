@@ -4,13 +4,14 @@ Each size runs in a fresh subprocess so peak memory (ru_maxrss) belongs to that 
 Reference measured in the same run: DuckDB's own `CREATE TABLE AS SELECT` of the same frames into
 an unconstrained table, i.e. the fastest this machine moves those rows into DuckDB.
 
-    .venv/bin/python benchmarks/bench_generate.py --customers 100000 1000000
+    .venv/bin/python benchmarks/bench_generate.py --customers 100000 300000 1000000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -58,13 +59,15 @@ def measure(customers: int, seed: int) -> dict:
         "total_s": round(t2 - t0, 2),
         "reference_duckdb_ctas_s": round(t4 - t3, 2),
         "load_vs_reference": round((t2 - t1) / (t4 - t3), 2),
+        "generate_s_per_100k": round((t1 - t0) / customers * 100_000, 2),
+        "load_s_per_100k": round((t2 - t1) / customers * 100_000, 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--customers", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -81,11 +84,12 @@ def main() -> None:
         )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(result)
-        print(json.dumps(result))
+        print(json.dumps(result), flush=True)
     out_dir = Path("bench-results")
     out_dir.mkdir(exist_ok=True)
     record = {
         "machine": platform.machine(),
+        "load_average": list(os.getloadavg()),
         "python": platform.python_version(),
         "results": results,
     }

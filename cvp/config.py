@@ -71,6 +71,12 @@ class TrainingSettings(BaseModel):
         description="explicit cutoffs (training..., validation, test); empty: derived from the data",
     )
     max_boost_rounds: int = Field(2000, ge=1, description="LightGBM rounds before early stopping")
+    churn_max_depth: int = Field(
+        10, ge=3, le=16, description="deepest churn tree Optuna may try (quality bounds it)"
+    )
+    churn_max_leaves: int = Field(
+        255, ge=4, le=1024, description="most leaves per churn tree Optuna may try"
+    )
 
 
 class PromotionSettings(BaseModel):
@@ -122,6 +128,11 @@ class ScoringSettings(BaseModel):
         None, description="override the entropy-learned weights, indicator -> weight"
     )
     playbook: Path | None = Field(None, description="YAML playbook; the shipped default if unset")
+    reasons_for: Literal["acted", "all"] = Field(
+        "acted",
+        description="exact TreeSHAP reasons for the customers acted on (at-risk tiers, anyone"
+        " whose action costs something) or for every customer",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> ScoringSettings:

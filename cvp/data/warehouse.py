@@ -106,8 +106,12 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     return len(frame)
 
 
-def read_frame(conn: Connection, statement: sa.Executable | str) -> pd.DataFrame:
-    """Run a query and fetch the result columnar where the driver can."""
+def read_frame(
+    conn: Connection, statement: sa.Executable | str, low_memory: bool = False
+) -> pd.DataFrame:
+    """Run a query and fetch the result columnar where the driver can. `low_memory` (a wide,
+    long result such as a feature snapshot): one pandas block per column, each Arrow buffer
+    freed as soon as it is converted, so the result never exists twice."""
     if isinstance(statement, str):
         statement = sa.text(statement)
     if conn.dialect.name == "duckdb":
@@ -117,7 +121,10 @@ def read_frame(conn: Connection, statement: sa.Executable | str) -> pd.DataFrame
         # DuckDB 2 refuses new work while an earlier result on the connection is not drained
         # (e.g. after SQLAlchemy's .scalar()); complete() finishes it without ending the transaction
         raw.complete()
-        return raw.sql(str(compiled)).to_arrow_table().to_pandas()
+        table = raw.sql(str(compiled)).to_arrow_table()
+        if low_memory:
+            return table.to_pandas(split_blocks=True, self_destruct=True)
+        return table.to_pandas()
     result = conn.execute(statement)
     return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 

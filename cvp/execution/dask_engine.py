@@ -29,6 +29,7 @@ from cvp.scoring.score import (
     ModelStep,
     Predictions,
     predict_and_explain,
+    predict_only,
 )
 
 # Equal "row for row" means equal to the precision a snapshot is stored at. A float sum that lands
@@ -127,19 +128,21 @@ def model_step_on_cluster(settings: Settings) -> ModelStep:
     once to every worker; the outputs come back in the customers' original order."""
     require_distributable(settings.warehouse_url)
     count = settings.execution.partitions
+    # reasons for the customers acted on come after the tiers, in `score`, in one call
+    run = predict_and_explain if settings.scoring.reasons_for == "all" else predict_only
 
     def step(models: ChampionModels, profiled: pd.DataFrame, btyd: BtydFit) -> ModelOutputs:
         part_of = partition_index(profiled["customer_id"], count)
         groups = [np.flatnonzero(part_of == k) for k in range(count)]
         groups = [rows for rows in groups if len(rows)]
         if not groups:
-            return predict_and_explain(models, profiled, btyd)
+            return run(models, profiled, btyd)
         with dask_client(settings.execution, scheduler_for(settings)) as client:
             shared = client.scatter(models, broadcast=True)  # type: ignore[attr-defined]
             fitted = client.scatter(btyd, broadcast=True)  # type: ignore[attr-defined]
             futures = [
                 client.submit(  # type: ignore[attr-defined]
-                    predict_and_explain,
+                    run,
                     shared,
                     profiled.iloc[rows].reset_index(drop=True),
                     fitted,
@@ -158,7 +161,7 @@ def model_step_on_cluster(settings: Settings) -> ModelStep:
                 joined.predicted.clv_expected[back],
                 joined.predicted.x_churn.iloc[back].reset_index(drop=True),
             ),
-            joined.reasons.iloc[back].reset_index(drop=True),
+            None if joined.reasons is None else joined.reasons.iloc[back].reset_index(drop=True),
         )
 
     return step

@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from cvp.actions.playbook import DEFAULT_PLAYBOOK, load_playbook
+from cvp.actions.reasons import contributions as exact_contributions
 from cvp.config import MonitoringSettings, Settings
 from cvp.data.coverage import data_span
 from cvp.errors import StateError
@@ -49,7 +50,7 @@ from cvp.models.runs import (
     log_tuned_params,
 )
 from cvp.models.timing import timing_metrics
-from cvp.models.tuning import TunedModel, tune
+from cvp.models.tuning import SearchSpace, TunedModel, tune
 from cvp.models.windows import Cutoffs, derive_cutoffs, explicit_cutoffs
 from cvp.monitoring.fairness import fairness_gate
 from cvp.names import CHURN, CLV, MODEL_NAMES, MODEL_TARGETS
@@ -72,6 +73,8 @@ class TrainingConfig:
     step_days: int | None = None
     targets: tuple[str, ...] = MODEL_TARGETS
     max_boost_rounds: int | None = None
+    churn_max_depth: int | None = None
+    churn_max_leaves: int | None = None
     force_validation: bool = False
     min_history_days: int | None = None
     cutoffs: tuple[date, ...] | None = None  # explicit (training..., validation, test)
@@ -99,6 +102,8 @@ class TrainingConfig:
             promotion_margin=settings.promotion.margin,
             max_ece=settings.promotion.max_ece,
             max_boost_rounds=pick("max_boost_rounds"),
+            churn_max_depth=pick("churn_max_depth"),
+            churn_max_leaves=pick("churn_max_leaves"),
             force_validation=self.force_validation,
             min_history_days=pick("min_history_days"),
             cutoffs=tuple(self.cutoffs or defaults.cutoffs) or None,
@@ -124,6 +129,8 @@ class TrainingPlan:
     promotion_margin: float
     max_ece: float
     max_boost_rounds: int
+    churn_max_depth: int
+    churn_max_leaves: int
     force_validation: bool
     min_history_days: int
     cutoffs: tuple[date, ...] | None
@@ -220,7 +227,7 @@ def predict(booster: Predictor | lgb.Booster, x: pd.DataFrame, **kwargs: Any) ->
 
 def shap_importance(booster: lgb.Booster, x: pd.DataFrame) -> pd.Series:
     """Mean |TreeSHAP| per feature, largest first."""
-    contributions = predict(booster, x, pred_contrib=True)[:, :-1]
+    contributions = exact_contributions(booster, x)  # woodelf where it can, else pred_contrib
     return pd.Series(np.abs(contributions).mean(axis=0), index=x.columns).sort_values(
         ascending=False
     )
@@ -251,7 +258,8 @@ def _tune(target: str, plan: TrainingPlan, splits: Splits, context: TrainingCont
         context.experiment_id,
         context.parent_run_id,
         plan.max_boost_rounds,
-        context.engine,
+        SearchSpace(plan.churn_max_depth, plan.churn_max_leaves),
+        engine=context.engine,
     )
 
 

@@ -19,8 +19,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Connection
 
-from cvp.actions.playbook import DEFAULT_PLAYBOOK, apply_playbook, load_playbook
-from cvp.actions.reasons import explain
+from cvp.actions.playbook import DEFAULT_PLAYBOOK, Playbook, apply_playbook, load_playbook
+from cvp.actions.reasons import acted_on, explain
 from cvp.config import PrivacySettings, ScoringSettings, TrainingSettings
 from cvp.data.warehouse import read_frame, write_frame
 from cvp.errors import StateError
@@ -182,7 +182,7 @@ def score(
     Each step adds the columns it owns to `out`; the order is the dependency order: value needs
     CLV, the playbook needs tiers, stage and reasons, expected value needs the action."""
     snapshot = build_features(conn, as_of) if snapshot is None else snapshot
-    model_step = model_step or predict_and_explain
+    model_step = model_step or (predict_and_explain if rules.reasons_for == "all" else predict_only)
     # consent: profiling opt-outs get no individual prediction; marketing decides contact below
     consent = consent_for_scoring(
         conn, as_of, snapshot["customer_id"], privacy or PrivacySettings()
@@ -198,8 +198,12 @@ def score(
     previous_date, previous = _previous(conn, as_of)
     _put(out, lifecycle_columns(features, predicted.churn_probability, previous, lifecycle))
     _put(out, risk_tier_column(out, rules))
-    _put(out, modelled.reasons)
-    actions = apply_playbook(load_playbook(rules.playbook or DEFAULT_PLAYBOOK), out)
+    playbook = load_playbook(rules.playbook or DEFAULT_PLAYBOOK)
+    reasons = modelled.reasons
+    if reasons is None:  # `[scoring] reasons_for = "acted"`
+        reasons = acted_reason_columns(models.churn, predicted.x_churn, out, playbook)
+    _put(out, reasons)
+    actions = apply_playbook(playbook, out)
     actions, contact = marketing_consent_step(consent, out["customer_id"], actions)
     _put(out, action_columns(actions, contact))
     _put(out, expected_value_columns(out))
@@ -230,7 +234,7 @@ class ModelOutputs:
 
     features: pd.DataFrame  # the snapshot rows with the BTYD columns added
     predicted: Predictions
-    reasons: pd.DataFrame
+    reasons: pd.DataFrame | None  # None: computed later, for the customers acted on only
 
     @staticmethod
     def concat(parts: list[ModelOutputs]) -> ModelOutputs:
@@ -242,7 +246,9 @@ class ModelOutputs:
                 np.concatenate([p.predicted.clv_expected for p in parts]),
                 pd.concat([p.predicted.x_churn for p in parts], ignore_index=True),
             ),
-            pd.concat([p.reasons for p in parts], ignore_index=True),
+            None
+            if any(p.reasons is None for p in parts)
+            else pd.concat([p.reasons for p in parts if p.reasons is not None], ignore_index=True),
         )
 
 
@@ -259,6 +265,13 @@ def predict_and_explain(
     predicted = predict(models, features)
     reasons = reason_columns(models.churn, predicted.x_churn)
     return ModelOutputs(features, predicted, reasons)
+
+
+def predict_only(models: ChampionModels, profiled: pd.DataFrame, btyd: BtydFit) -> ModelOutputs:
+    """`predict_and_explain` without the reasons: `score` explains, after the tiers and stages
+    are known, only the customers someone acts on (`[scoring] reasons_for = "acted"`)."""
+    features = add_btyd_features(profiled, models.horizon_days, btyd)
+    return ModelOutputs(features, predict(models, features), None)
 
 
 def _put(out: pd.DataFrame, columns: pd.DataFrame) -> None:
@@ -355,10 +368,18 @@ def lifecycle_columns(
     )
 
 
-def reason_columns(churn_model: lgb.Booster, x_churn: pd.DataFrame) -> pd.DataFrame:
+def reason_columns(
+    churn_model: lgb.Booster, x_churn: pd.DataFrame, rows: np.ndarray | None = None
+) -> pd.DataFrame:
     """Top reasons in words, their families, and the first family the playbook matches on
-    (`value` when nothing pushes the risk up)."""
-    texts, families = explain(churn_model, x_churn)
+    (`value` when nothing pushes the risk up). With `rows` (a boolean mask) only those rows are
+    explained; the others get no reasons (empty text, family `value`)."""
+    texts = np.full(len(x_churn), "", dtype=object)
+    families = np.full(len(x_churn), "", dtype=object)
+    picked = np.arange(len(x_churn)) if rows is None else np.flatnonzero(rows)
+    if len(picked):
+        got_texts, got_families = explain(churn_model, x_churn.iloc[picked])
+        texts[picked], families[picked] = got_texts, got_families
     return pd.DataFrame(
         {
             "top_reasons": texts,
@@ -367,6 +388,14 @@ def reason_columns(churn_model: lgb.Booster, x_churn: pd.DataFrame) -> pd.DataFr
         },
         index=x_churn.index,
     )
+
+
+def acted_reason_columns(
+    churn_model: lgb.Booster, x_churn: pd.DataFrame, out: pd.DataFrame, playbook: Playbook
+) -> pd.DataFrame:
+    """`reason_columns` for the customers someone acts on (`acted_on`); exact TreeSHAP for the
+    rest would change none of their actions."""
+    return reason_columns(churn_model, x_churn, acted_on(playbook, out))
 
 
 def marketing_consent_step(
