@@ -14,6 +14,7 @@ from cvp.contract.train import ContractOutcome, train_contract
 from cvp.experiments.tracking import configure_tracking, ensure_experiment
 from cvp.jobs.context import open_job
 from cvp.models.runs import TrainingContext
+from cvp.models.tuning import SearchSpace
 from cvp.names import CONTRACT_CHURN_MODEL, SCORING_EXPERIMENT, TRAINING_EXPERIMENT
 
 
@@ -50,6 +51,7 @@ def run_contract_train(
             settings.contract,
             settings.promotion,
             settings.monitoring,
+            SearchSpace(settings.training.churn_max_depth, settings.training.churn_max_leaves),
         )
         mlflow.log_metrics(
             {f"contract_{k}": v for k, v in outcome.metrics.items()}

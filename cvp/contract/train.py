@@ -41,7 +41,7 @@ from cvp.models.calibration import Calibrator, choose_calibrator
 from cvp.models.metrics import churn_metrics
 from cvp.models.registry import PromotionDecision, decide_promotion
 from cvp.models.runs import TrainingContext, log_model, log_tuned_params
-from cvp.models.tuning import tune
+from cvp.models.tuning import SearchSpace, tune
 from cvp.monitoring.fairness import fairness_gate
 from cvp.names import CONTRACT_CHURN_MODEL
 
@@ -101,6 +101,7 @@ def train_contract(
     rules: ContractSettings,
     promotion: PromotionSettings,
     monitoring: MonitoringSettings,
+    space: SearchSpace | None = None,
 ) -> ContractOutcome:
     frame, y = labelled(snapshot)
     encoding = fit_encoding(snapshot)
@@ -118,6 +119,7 @@ def train_contract(
         context.experiment_id,
         context.parent_run_id,
         max_boost_rounds,
+        space,
     )
     booster = tuned.booster
     calibrator = choose_calibrator(np.asarray(booster.predict(x.iloc[va])), y[va], seed)
