@@ -29,8 +29,13 @@ def configure_tracking(settings: Settings) -> MlflowClient:
         parent.mkdir(parents=True, exist_ok=True)
     if "://" not in str(settings.mlflow_artifact_root):
         settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
+    # the registry too: a process that pointed it elsewhere (a notebook, an earlier job on
+    # another store) would otherwise register this job's models in that other store
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    return MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    return MlflowClient(
+        tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
+    )
 
 
 def artifact_location(settings: Settings, experiment: str) -> str:
