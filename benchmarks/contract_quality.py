@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 
-import mlflow
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -22,6 +21,7 @@ from cvp.contract.survival import concordance_index
 from cvp.contract.train import split
 from cvp.data.pseudonym import Pseudonymiser, load_key
 from cvp.data.warehouse import get_engine
+from cvp.experiments.tracking import tracking_client
 from cvp.names import CONTRACT_CHURN_MODEL
 
 METRICS = ("roc_auc", "pr_auc", "brier", "ece", "concordance")
@@ -40,7 +40,7 @@ def main(truth_path: str) -> None:
     oracle = roc_auc_score(y[test], rows["oracle_churn_probability"])
     planted = concordance_index(months[test], churned[test], -rows["log_scale"].to_numpy())
     print(f"test rows {len(test)}: oracle roc_auc {oracle:.4f}, planted concordance {planted:.4f}")
-    client = mlflow.tracking.MlflowClient(settings.mlflow_tracking_uri)
+    client = tracking_client(settings)
     version = client.get_model_version_by_alias(CONTRACT_CHURN_MODEL, "champion")
     assert version.run_id is not None
     metrics = client.get_run(version.run_id).data.metrics

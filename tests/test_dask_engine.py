@@ -280,18 +280,22 @@ def test_two_dask_workers_tune_one_study_in_a_shared_postgres_storage(cluster):
 
     with postgres_schema() as url, Client(cluster, timeout="60s") as client:
         study = optimize_shared(
-            client, "cvp-shared-test", url, quadratic, trials=24, direction="minimize", seed=3
+            client, "cvp-shared-test", url, quadratic, trials=40, direction="minimize", seed=3
         )
         trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-        assert len(trials) == 24
+        assert len(trials) == 40
         workers = {trial.user_attrs[WORKER_ATTR] for trial in trials}
         assert len(workers) == 2  # both workers' trials are in the one study
-        assert study.best_value < 1.0  # the shared sampler found the region of the optimum
+        # the shared sampler found the region of the optimum. Which worker takes which trial
+        # depends on timing, so the bound holds for any interleaving: two TPE samplers
+        # alternating on one storage for 40 trials reached at worst 0.46 over 60 seed pairs
+        # (median 0.07); at 24 trials the worst was 1.63, and CI once met 1.05
+        assert study.best_value < 1.0
         assert np.isclose(study.best_params["x"], 2, atol=1.0)
         resumed = optimize_shared(
             client, "cvp-shared-test", url, quadratic, trials=2, direction="minimize", seed=4
         )
-        assert len(resumed.trials) == 26  # the same study, resumed from the storage
+        assert len(resumed.trials) == 42  # the same study, resumed from the storage
         dispose_engines()
 
 

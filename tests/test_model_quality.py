@@ -20,7 +20,6 @@ from datetime import date, timedelta
 import mlflow
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 
 from cvp.config import PromotionSettings, Settings
@@ -28,7 +27,7 @@ from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.truth import oracle_no_purchase_probability
 from cvp.data.warehouse import dispose_engines, get_engine, read_frame
-from cvp.experiments.tracking import configure_tracking
+from cvp.experiments.tracking import configure_tracking, tracking_client
 from cvp.features.build import build_features
 from cvp.features.labels import build_labels
 from cvp.jobs.data_jobs import run_generate
@@ -144,9 +143,7 @@ def test_clv_beats_btyd_on_gini_and_rmse(case: Case):
     # BTYD baseline on RMSE (105.2 vs 105.1 on this seed) while ranking better. The gate keeps
     # what scores from being the worse of the two: the baseline is then the CLV champion.
     if clv.metrics["rmse"] >= clv.baseline_metrics["rmse"]:
-        champion = MlflowClient(case.settings.mlflow_tracking_uri).get_model_version_by_alias(
-            "cvp-clv", "champion"
-        )
+        champion = tracking_client(case.settings).get_model_version_by_alias("cvp-clv", "champion")
         assert champion.tags["cvp.promotion.decision"] == "baseline_champion", champion.tags
 
 

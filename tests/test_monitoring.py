@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
 from cvp.config import MonitoringSettings, reset_settings_cache
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import dispose_engines, get_engine, read_frame
+from cvp.experiments.tracking import tracking_client
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
@@ -147,9 +147,7 @@ def test_monitor_flags_planted_drift_and_reports_realised_accuracy(history):
     # (short-window spend, channel shares): drift is weighed by what the champions use, so the
     # planted shift is flagged and reported but is not a reason to retrain here. The positive
     # case, a champion that uses the drifted features, is `test_drift_decides_by_importance`.
-    clv_champion = MlflowClient(settings.mlflow_tracking_uri).get_model_version_by_alias(
-        "cvp-clv", "champion"
-    )
+    clv_champion = tracking_client(settings).get_model_version_by_alias("cvp-clv", "champion")
     assert clv_champion.tags["cvp.promotion.decision"] == "baseline_champion"
     assert not any("features drifted carrying" in r for r in result.reasons), result.reasons
     with get_engine(settings.warehouse_url).connect() as conn:
@@ -250,10 +248,9 @@ def test_monthly_kpis_reconcile_with_the_raw_tables(settings):
 
 
 def test_fairness_is_in_every_churn_run_and_a_gap_over_the_limit_blocks_promotion(history):
-    from mlflow.tracking import MlflowClient
 
     settings = history
-    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    client = tracking_client(settings)
     first = client.get_run(client.get_model_version("cvp-churn", "1").run_id)
     assert any(k.startswith("fairness_gap_gender_") for k in first.data.metrics)
     assert any(k.startswith("fairness_gap_region_") for k in first.data.metrics)

@@ -10,12 +10,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
 from cvp.actions.playbook import PlaybookError, load_playbook
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.warehouse import get_engine, read_frame
-from cvp.experiments.tracking import configure_tracking
+from cvp.experiments.tracking import configure_tracking, tracking_client
 from cvp.jobs.scoring_jobs import export_scores, run_plan, run_score
 from cvp.models.predictors import snapshot_columns
 from cvp.privacy.exports import SCORES_COLUMNS as EXPORT_COLUMNS
@@ -211,11 +210,7 @@ def test_registered_churn_model_alone_returns_what_score_stores(scored):
     assert len(got) == len(expected) > 7_000
     assert np.abs(np.asarray(got) - expected).max() < 1e-12
     # the booster alone, in the LightGBM flavour, for inspection
-    run_id = (
-        MlflowClient(settings.mlflow_tracking_uri)
-        .get_model_version_by_alias("cvp-churn", "champion")
-        .run_id
-    )
+    run_id = tracking_client(settings).get_model_version_by_alias("cvp-churn", "champion").run_id
     booster = mlflow.lightgbm.load_model(f"runs:/{run_id}/lightgbm")
     assert any(name.startswith("btyd_") for name in booster.feature_name())
 

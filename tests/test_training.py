@@ -8,11 +8,10 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from mlflow.tracking import MlflowClient
 
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import get_engine, read_frame
-from cvp.experiments.tracking import configure_tracking
+from cvp.experiments.tracking import configure_tracking, tracking_client
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.training_jobs import MODEL_NAMES, TrainingConfig, run_train
 from cvp.models.metrics import CHURN_METRICS, CLV_METRICS
@@ -63,7 +62,7 @@ def trained(trained_warehouse):
 
 def test_registers_both_models_with_aliases_every_metric_and_plots(trained):
     settings, result = trained
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = tracking_client(settings)
     for name in MODEL_NAMES.values():
         champion = client.get_model_version_by_alias(name, "champion")
         assert str(champion.version) == "1"
@@ -142,7 +141,7 @@ def test_worse_challenger_stays_challenger_with_reason(trained):
     )
     decision = weak.outcomes["churn"].decision
     assert not decision.promoted and "margin" in decision.reason
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = tracking_client(settings)
     assert str(client.get_model_version_by_alias("cvp-churn", "champion").version) == "1"
     challenger = client.get_model_version_by_alias("cvp-churn", "challenger")
     assert str(challenger.version) == decision.version == "2"
@@ -174,7 +173,7 @@ def test_training_on_failing_data_stops_before_any_model_and_override_is_recorde
     config = TrainingConfig(as_of=AS_OF, trials=1, targets=("churn",))
     with pytest.raises(ValidationFailed, match="transactions: customer_id_references_customers"):
         run_train(settings, config)
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = tracking_client(settings)
     assert client.search_registered_models() == []
     forced = run_train(
         settings, TrainingConfig(as_of=AS_OF, trials=1, targets=("churn",), force_validation=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from mlflow.tracking import MlflowClient
 
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import dispose_engines, get_engine
+from cvp.experiments.tracking import tracking_client
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.training_jobs import TrainingConfig, run_train
 from tests.conftest import make_settings
@@ -38,7 +38,7 @@ def test_eighteen_month_log_trains_every_horizon(eighteen_months, horizon):
         TrainingConfig(as_of=END, horizon_days=horizon, trials=1, max_boost_rounds=200),
     )
     assert min(result.rows.values()) > 0
-    params = MlflowClient(eighteen_months.mlflow_tracking_uri).get_run(result.parent_run_id)
+    params = tracking_client(eighteen_months).get_run(result.parent_run_id)
     assert params.data.params["cutoff_test"] == str(date.fromordinal(END.toordinal() - horizon))
     for outcome in result.outcomes.values():
         assert outcome.decision.version  # registered

@@ -9,11 +9,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import dispose_engines, get_engine
+from cvp.experiments.tracking import tracking_client
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.scoring_jobs import run_score
 from cvp.jobs.training_jobs import TrainingConfig, run_train
@@ -72,7 +72,7 @@ def test_clv_model_that_loses_to_btyd_is_not_promoted_and_the_baseline_scores(tm
     assert not clv.decision.promoted
     assert LOSES_TO_BASELINE in clv.decision.reason and "BTYD baseline" in clv.decision.reason
     assert "\n" not in clv.decision.reason
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = tracking_client(settings)
     champion = client.get_model_version_by_alias("cvp-clv", "champion")
     assert champion.version != clv.decision.version
     assert champion.tags["cvp.promotion.decision"] == "baseline_champion"

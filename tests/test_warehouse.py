@@ -14,6 +14,7 @@ from cvp.data.fingerprint import warehouse_fingerprint
 from cvp.data.migrate import current_revision, upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import get_engine, read_frame, table_counts
+from cvp.experiments.tracking import tracking_client
 from cvp.jobs.data_jobs import run_generate
 
 CONFIG = GeneratorConfig(customers=1_500, seed=7)
@@ -102,7 +103,6 @@ def test_fingerprint_changes_with_the_data(settings):
 
 @pytest.mark.slow
 def test_runs_are_audited_and_tracked_in_mlflow(settings):
-    import mlflow
 
     result = run_generate(settings, CONFIG)
     engine = get_engine(settings.warehouse_url)
@@ -112,7 +112,7 @@ def test_runs_are_audited_and_tracked_in_mlflow(settings):
     assert audit.loc[0, "run_by"] == "pytest"
     assert audit.loc[0, "data_fingerprint"] == result.fingerprint
     assert audit.loc[0, "mlflow_run_id"] == result.mlflow_run_id
-    run = mlflow.MlflowClient(settings.mlflow_tracking_uri).get_run(result.mlflow_run_id)
+    run = tracking_client(settings).get_run(result.mlflow_run_id)
     assert run.data.metrics["rows_customers"] == CONFIG.customers
     assert run.data.tags["cvp.data_fingerprint"] == result.fingerprint
     assert run.data.params["seed"] == "7"

@@ -33,6 +33,15 @@ def configure_tracking(settings: Settings) -> MlflowClient:
     # another store) would otherwise register this job's models in that other store
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    return tracking_client(settings)
+
+
+def tracking_client(settings: Settings) -> MlflowClient:
+    """A client on the configured store for both runs and registered models.
+
+    ``MlflowClient(uri)`` alone takes its registry from the process-wide registry URI when
+    one was set (by an earlier job on another store, or a notebook), so a version registered
+    here would then be looked up in that other store: 'Model Version ... not found'."""
     return MlflowClient(
         tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
     )

@@ -10,7 +10,6 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import sqlalchemy as sa
-from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Engine
 
 from cvp.actions.budget import PlanTotals, plan_budget
@@ -19,7 +18,7 @@ from cvp.config import Settings
 from cvp.data.warehouse import get_engine, read_frame, write_frame
 from cvp.errors import BadInput, StateError
 from cvp.execution.dask_engine import features_for, model_step_for
-from cvp.experiments.tracking import configure_tracking
+from cvp.experiments.tracking import configure_tracking, tracking_client
 from cvp.features.build import feature_set_version
 from cvp.features.store import read_snapshot, write_snapshot
 from cvp.jobs.context import open_job, pause_for_crash_test
@@ -154,7 +153,7 @@ def run_plan(settings: Settings, as_of: date, budget: float) -> tuple[PlanTotals
         plan, totals = plan_budget(scores, budget, campaign, contactable)
         totals.reason_empty = reason
         totals.model_note = unprofitable_note(
-            MlflowClient(settings.mlflow_tracking_uri), str(scores["churn_model_version"].iloc[0])
+            tracking_client(settings), str(scores["churn_model_version"].iloc[0])
         )
         job.audit.notes.update(
             {
