@@ -152,6 +152,12 @@ class ContractSettings(BaseModel):
     )
     validation_share: float = Field(0.2, gt=0, lt=0.5, description="stratified, for tuning")
     test_share: float = Field(0.2, gt=0, lt=0.5, description="stratified, for the backtest")
+    fairness_flag_probability: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="the fairness audit counts a subscriber as flagged at this churn probability",
+    )
 
 
 class JobsSettings(BaseModel):

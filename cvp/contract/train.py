@@ -50,7 +50,6 @@ ARTIFACTS = {
     "encoding": "contract/encoding.json",
     "survival": "contract/survival.json",
 }
-FAIRNESS_THRESHOLD = 0.5  # flagged = more likely than not to churn
 
 
 @dataclass
@@ -165,7 +164,7 @@ def train_contract(
             sensitive["customer_id"].iloc[te].reset_index(drop=True),
             y[te],
             p_test,
-            FAIRNESS_THRESHOLD,
+            rules.fairness_flag_probability,
             sensitive.iloc[te],
             monitoring,
             sensitive_names,
