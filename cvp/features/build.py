@@ -5,19 +5,24 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, time
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from cvp.data import schema
-from cvp.data.warehouse import read_frame
+from cvp.data.warehouse import _driver_connection, read_frame
 from cvp.execution.partitions import Partition, restrict
 from cvp.features.definitions import FAMILIES, Family, Feature
 
 FEATURE_SET_NAME = "core"
 STATIC_COLUMNS = ("is_contractual", "country", "acquisition_channel")
 FEATURE_DECIMALS = 6
+# Rows per Arrow record batch fetched from DuckDB: large enough that the per-batch Python work is
+# negligible, small enough that one batch (about 60 columns) stays in the tens of megabytes.
+FETCH_BATCH_ROWS = 131_072
 
 
 def as_of_instant(as_of: date) -> datetime:
@@ -83,19 +88,80 @@ def build_features(
     """One row per customer known at `as_of` (of one partition, if given); columns of absent
     families are null."""
     families = available_families(conn)
-    frame = read_frame(conn, snapshot_query(as_of, families, partition), low_memory=True)
-    for feature in catalog():
-        if feature.name not in frame.columns:
-            frame[feature.name] = pd.NA
-    # Parallel float aggregation in the database is not bit-reproducible (summation order varies
-    # with threads); rounding makes snapshots, and the models trained on them, repeatable.
-    # Column by column: the whole-frame version held three copies of a 1M x 62 frame at once.
-    for feature in catalog():
-        frame[feature.name] = (
-            pd.to_numeric(frame[feature.name], errors="coerce")
-            .astype("float64")
-            .round(FEATURE_DECIMALS)
-        )
-    frame["is_contractual"] = frame["is_contractual"].astype("float64")
-    frame.insert(0, "as_of", pd.Timestamp(as_of))
-    return frame
+    statement = snapshot_query(as_of, families, partition)
+    present = [f.name for family in families for f in family.features]
+    names = present + [f.name for f in catalog() if f.name not in present]
+    if conn.dialect.name == "duckdb":
+        static, matrix = _fetch_duckdb(conn, statement, as_of, partition, present, len(names))
+    else:
+        frame = read_frame(conn, statement)
+        static = frame[["customer_id", *STATIC_COLUMNS]]
+        matrix = np.full((len(frame), len(names)), np.nan, order="F")
+        for j, name in enumerate(present):
+            matrix[:, j] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        del frame
+        _round(matrix)
+    # One float64 block for all features, filled in place: no per-column copies and no second
+    # whole-frame copy (the old path held the Arrow table, its pandas copy and rounded copies).
+    out = pd.DataFrame(matrix, columns=names, copy=False)
+    static = static.set_axis(out.index)
+    for position, name in enumerate(["customer_id", *STATIC_COLUMNS]):
+        column = static[name]
+        out.insert(position, name, column.astype("float64") if name == "is_contractual" else column)
+    out.insert(0, "as_of", pd.Timestamp(as_of))
+    return out
+
+
+def _round(block: np.ndarray) -> None:
+    """Parallel float aggregation in the database is not bit-reproducible (summation order varies
+    with threads); rounding makes snapshots, and the models trained on them, repeatable."""
+    np.round(block, FEATURE_DECIMALS, out=block)
+
+
+def _fetch_duckdb(
+    conn: Connection,
+    statement: sa.Select,
+    as_of: date,
+    partition: Partition | None,
+    present: list[str],
+    width: int,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Stream the snapshot as Arrow record batches, writing each feature column straight into
+    one preallocated column-major float64 matrix (rounded per batch), so at most one batch of
+    the result exists besides the matrix. The row count comes from a cheap count of the
+    customers table, since the snapshot has exactly one row per customer known at `as_of`."""
+    c = schema.customers
+    count = sa.select(sa.func.count()).select_from(c).where(c.c.signup_date <= as_of)
+    if partition is not None:
+        count = restrict(count, [c], partition)
+    rows = int(conn.execute(count).scalar_one())
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    raw = _driver_connection(conn)
+    raw.complete()
+    reader = raw.sql(str(compiled)).fetch_record_batch(FETCH_BATCH_ROWS)
+    matrix = np.full((rows, width), np.nan, order="F")
+    static_names = ["customer_id", *STATIC_COLUMNS]
+    static_chunks: dict[str, list[pa.Array]] = {name: [] for name in static_names}
+    start = 0
+    for batch in reader:
+        stop = start + batch.num_rows
+        if stop > matrix.shape[0]:  # rows appeared since the count: grow (never expected)
+            grown = np.full((max(stop, 2 * matrix.shape[0]), width), np.nan, order="F")
+            grown[:start] = matrix[:start]
+            matrix = grown
+        for name in static_names:
+            static_chunks[name].append(batch.column(name))
+        for j, name in enumerate(present):
+            matrix[start:stop, j] = batch.column(name).to_numpy(zero_copy_only=False)
+        _round(matrix[start:stop, : len(present)])
+        start = stop
+    if start != matrix.shape[0]:
+        matrix = np.asfortranarray(matrix[:start])
+    types = reader.schema
+    static = pa.table(
+        {
+            name: pa.chunked_array(chunks, type=types.field(name).type)
+            for name, chunks in static_chunks.items()
+        }
+    ).to_pandas()
+    return static, matrix
