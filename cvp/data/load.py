@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from cvp.data import schema
-from cvp.data.pseudonym import PseudonymMap, Pseudonymiser
+from cvp.data.pseudonym import Pseudonymiser, PseudonymMap
 from cvp.data.synthetic import SyntheticDataset
 from cvp.data.warehouse import write_frame
 from cvp.privacy.erasure import erased_ids

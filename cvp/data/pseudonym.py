@@ -3,7 +3,6 @@ secret key nobody can recompute or reverse the mapping (unlike a plain hash of a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
