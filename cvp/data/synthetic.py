@@ -19,6 +19,9 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 
 DRIVERS: tuple[str, ...] = (
     "declining_frequency",
@@ -166,10 +169,31 @@ def _to_timestamps(days: np.ndarray) -> np.ndarray:
     return (days * 86400).astype(np.int64).astype("datetime64[s]")
 
 
-def _ids(prefix: str, n: int, offset: int = 0) -> np.ndarray:
-    if n == 0:
-        return np.array([], dtype=str)
-    return np.char.add(prefix, np.char.zfill(np.arange(offset, offset + n).astype(str), 9))
+# pandas' default string dtype (`str`): what a numpy string column becomes in a frame
+STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def _strings(array: pa.Array) -> ExtensionArray:
+    """An Arrow string array as a `str` column, without copying it. The generator builds its
+    large string columns in Arrow directly: a numpy string array (4 bytes a character) plus its
+    Arrow copy was the generator's peak memory at a million customers."""
+    return pd.array(array.cast(pa.large_string()), dtype=STR)
+
+
+def _padded(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """`prefix` + the zero-padded non-negative numbers (numpy's `zfill`), built in Arrow."""
+    digits = pc.cast(pa.array(numbers, type=pa.int64()), pa.large_string())
+    text = pa.scalar(prefix, pa.large_string()), pa.scalar("", pa.large_string())
+    return pc.binary_join_element_wise(text[0], pc.utf8_lpad(digits, width, "0"), text[1])
+
+
+def _pick(values: tuple[str, ...] | list[str], codes: np.ndarray) -> ExtensionArray:
+    """`np.array(values)[codes]` as a `str` column, built in Arrow."""
+    return _strings(pa.array(values, type=pa.large_string()).take(pa.array(codes)))
+
+
+def _ids(prefix: str, n: int, offset: int = 0) -> ExtensionArray:
+    return _strings(_padded(prefix, np.arange(offset, offset + n), 9))
 
 
 def generate(config: GeneratorConfig) -> SyntheticDataset:
@@ -177,7 +201,7 @@ def generate(config: GeneratorConfig) -> SyntheticDataset:
     n = config.customers
     start = np.datetime64(config.start, "D").astype(np.int64)
     end = int(np.datetime64(config.end, "D").astype(np.int64)) + 1  # exclusive, fractional days
-    source_ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 8))
+    source_ids = _padded("C", np.arange(1, n + 1), 8)
 
     # --- latent customer traits -------------------------------------------------------------
     signup = rng.integers(start, end - 60, size=n).astype(float)
@@ -366,14 +390,16 @@ def _plant_activity_shift(
     tables["transactions"] = tx.loc[~dropped].reset_index(drop=True)
 
 
-def _lookup_source_ids(source_ids: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Negative indices mark orphans planted by error injection: ids nobody was given."""
-    out = np.empty(len(idx), dtype=object)
+def _lookup_source_ids(source_ids: pa.Array, idx: np.ndarray) -> ExtensionArray:
+    """Negative indices mark orphans planted by error injection: ids nobody was given.
+    One Arrow `take` per table (no per-row Python strings)."""
     known = idx >= 0
-    out[known] = source_ids[idx[known]]
-    if (~known).any():
-        out[~known] = np.char.add("X", np.char.zfill((-idx[~known]).astype(str), 8))
-    return out
+    if known.all():
+        return _strings(source_ids.take(pa.array(idx)))
+    orphans = _padded("X", -idx[~known], 8)
+    positions = idx.copy()
+    positions[~known] = len(source_ids) + np.arange(len(orphans))
+    return _strings(pa.concat_arrays([source_ids, orphans]).take(pa.array(positions)))
 
 
 def _transactions(
@@ -414,8 +440,8 @@ def _transactions(
             "customer_idx": who,
             "ts": _to_timestamps(t),
             "amount": amount,
-            "category": np.array(CATEGORIES)[category],
-            "channel": np.array(CHANNELS)[channel],
+            "category": _pick(CATEGORIES, category),
+            "channel": _pick(CHANNELS, channel),
             "discount": discount,
             "cost": np.round(amount * rng.uniform(0.5, 0.7, m), 2),
             "is_refund": False,
@@ -456,7 +482,7 @@ def _events(
             "event_id": _ids("e", len(who)),
             "customer_idx": who,
             "ts": _to_timestamps(t),
-            "event_type": np.array(EVENT_TYPES)[event_type],
+            "event_type": _pick(EVENT_TYPES, event_type),
         }
     )
 
@@ -501,7 +527,7 @@ def _tickets(
             "resolved_at": pd.to_datetime(_to_timestamps(np.nan_to_num(resolved_at))).where(
                 ~np.isnan(resolved_at)
             ),
-            "category": np.array(TICKET_CATEGORIES)[category],
+            "category": _pick(TICKET_CATEGORIES, category),
             "satisfaction": pd.array(satisfaction, dtype="Int64"),
         }
     )
