@@ -274,6 +274,8 @@ def contributions(
         )
         for s in range(0, len(features), WOODELF_CHUNK_ROWS)
     ]
+    if len(parts) == 1:
+        return parts[0]  # no vstack copy of the one chunk
     return np.vstack(parts) if parts else np.zeros((0, features.shape[1]))
 
 
@@ -288,9 +290,19 @@ def explain(
     families: list[str] = []
     for start in range(0, len(features), step):
         part = features.iloc[start : start + step]
-        part_texts, part_families = top_reasons(contributions(booster, part, method), part, k)
-        texts += part_texts
-        families += part_families
+        contributed = contributions(booster, part, method)
+        # ranking makes several matrices of the chunk's size: rank 100k rows at a time, so a
+        # 500k-row woodelf chunk does not hold five 500k x features copies at once (about 1 GB
+        # at 1 M customers)
+        for sub in range(0, len(part), EXPLAIN_CHUNK_ROWS):
+            part_texts, part_families = top_reasons(
+                contributed[sub : sub + EXPLAIN_CHUNK_ROWS],
+                part.iloc[sub : sub + EXPLAIN_CHUNK_ROWS],
+                k,
+            )
+            texts += part_texts
+            families += part_families
+        del contributed
     return texts, families
 
 
