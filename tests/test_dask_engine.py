@@ -82,6 +82,28 @@ def test_training_on_dask_refuses_a_duckdb_warehouse_and_picks_its_storage(tmp_p
     assert tuning_storage_url(given) == "sqlite:///o.db"
 
 
+def test_the_migrated_staging_table_has_the_snapshot_columns(tmp_path):
+    """The promotion copies every snapshot column from staging: a migration that adds a feature
+    column to `feature_snapshots` alone would fail here, not in a night's features job."""
+    engine = get_engine(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    upgrade_warehouse(engine)
+
+    def shape(table: str) -> list[tuple[str, str, str]]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+                    " WHERE table_name = :t ORDER BY ordinal_position"
+                ),
+                {"t": table},
+            )
+            return [tuple(row) for row in rows]
+
+    assert shape("feature_snapshot_staging") == shape("feature_snapshots")
+    assert len(shape("feature_snapshots")) > 60
+    dispose_engines()
+
+
 @pytest.mark.postgres
 def test_the_default_tuning_storage_is_the_warehouse_database_in_its_own_schema(tmp_path):
     with postgres_schema() as url:
