@@ -4,8 +4,8 @@ scoring's model step (predictions and TreeSHAP reasons, which depend on each cus
 Each task opens its own connection to the warehouse and computes one customer partition
 (`cvp/execution/partitions.py`). The features job's tasks write their partition to the staging
 table `feature_snapshot_staging` and return only a row count (`stage_features_partitioned`), so
-the snapshot never travels through the job: the job validates the staged rows and promotes them
-to `feature_snapshots` in one transaction (`cvp/jobs/feature_jobs.py`). A failing snapshot is
+no partition's rows travel back over the cluster: the job reads the staged rows once for its
+suite and promotes them to `feature_snapshots` in one transaction (`cvp/jobs/feature_jobs.py`). A failing snapshot is
 never promoted, so the stored one stays; rows a crashed run left are cleared by the next run of
 the date; a task run twice replaces its own partition's rows.
 
