@@ -23,14 +23,15 @@ import sqlalchemy as sa
 from cvp.config import ExecutionSettings, Settings, reset_settings_cache
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
-from cvp.data.warehouse import dispose_engines, get_engine, read_frame
+from cvp.data.warehouse import dispose_engines, get_engine, read_frame, write_frame
 from cvp.errors import BadInput
 from cvp.execution.dask_engine import SNAPSHOT_TOLERANCE, build_features_partitioned, dask_client
 from cvp.execution.partitions import Partition, all_partitions, partition_index
 from cvp.execution.training import model_engine_for, tuning_storage_url
 from cvp.execution.tuning import WORKER_ATTR, _share, optimize_shared
 from cvp.features.build import build_features
-from cvp.features.store import read_snapshot
+from cvp.features.store import feature_snapshot_staging, read_snapshot, snapshot_rows
+from cvp.jobs import feature_jobs
 from cvp.jobs.data_jobs import run_generate
 from cvp.jobs.feature_jobs import run_features
 from cvp.jobs.scoring_jobs import run_score
@@ -38,6 +39,7 @@ from cvp.jobs.training_jobs import TrainingConfig, run_train
 from cvp.models.engine import LOCAL
 from cvp.names import CHURN, CLV, MODEL_NAMES
 from cvp.orchestration.parameters import BackfillParameters
+from cvp.validation.runner import ValidationFailed
 from tests.conftest import cvp_env, free_port, make_settings, postgres_schema
 
 AS_OF = date(2025, 12, 31)
@@ -78,6 +80,28 @@ def test_training_on_dask_refuses_a_duckdb_warehouse_and_picks_its_storage(tmp_p
         update={"execution": ExecutionSettings(engine="dask", tuning_storage="sqlite:///o.db")}
     )
     assert tuning_storage_url(given) == "sqlite:///o.db"
+
+
+def test_the_migrated_staging_table_has_the_snapshot_columns(tmp_path):
+    """The promotion copies every snapshot column from staging: a migration that adds a feature
+    column to `feature_snapshots` alone would fail here, not in a night's features job."""
+    engine = get_engine(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    upgrade_warehouse(engine)
+
+    def shape(table: str) -> list[tuple[str, str, str]]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+                    " WHERE table_name = :t ORDER BY ordinal_position"
+                ),
+                {"t": table},
+            )
+            return [tuple(row) for row in rows]
+
+    assert shape("feature_snapshot_staging") == shape("feature_snapshots")
+    assert len(shape("feature_snapshots")) > 60
+    dispose_engines()
 
 
 @pytest.mark.postgres
@@ -138,7 +162,13 @@ def cluster(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_features_on_two_dask_workers_equal_the_local_build_row_for_row(cluster, tmp_path):
+def test_features_on_two_dask_workers_equal_the_local_build_row_for_row(
+    cluster, tmp_path, monkeypatch
+):
+    """The partition tasks stage their rows and the job promotes them: the stored snapshot
+    equals the single-process one row for row, nothing stays staged, a crashed run's staged
+    rows do not leak into the next run, a rerun stores the same rows, and a staged snapshot
+    that fails its suite leaves the stored one in place."""
     with postgres_schema() as url:
         settings = make_settings(tmp_path, url)
         upgrade_warehouse(get_engine(url))
@@ -146,8 +176,9 @@ def test_features_on_two_dask_workers_equal_the_local_build_row_for_row(cluster,
         with get_engine(url).connect() as conn:
             local = build_features(conn, AS_OF)
         run_features(settings, AS_OF)
+        version = _version()
         with get_engine(url).connect() as conn:
-            stored_local = read_snapshot(conn, local_version := _version(), AS_OF)
+            stored_local = read_snapshot(conn, version, AS_OF)
         distributed = settings.model_copy(
             update={
                 "execution": ExecutionSettings(
@@ -159,15 +190,51 @@ def test_features_on_two_dask_workers_equal_the_local_build_row_for_row(cluster,
         pd.testing.assert_frame_equal(
             partitioned, local, check_exact=False, rtol=0, atol=SNAPSHOT_TOLERANCE
         )
+        # a crashed run left staged rows: one of a customer that does not exist, one altered
+        with get_engine(url).begin() as conn:
+            leftover = snapshot_rows(version, AS_OF, local.iloc[:2].copy())
+            leftover.loc[leftover.index[0], "customer_id"] = "c_ffff_not_a_customer"
+            leftover.loc[leftover.index[1], "recency_days"] = 12_345.0
+            write_frame(conn, feature_snapshot_staging, leftover)
         # the job with engine = "dask" replaces the date's snapshot with identical rows
         result = run_features(distributed, AS_OF)
-        with get_engine(url).connect() as conn:
-            stored_dask = read_snapshot(conn, local_version, AS_OF)
-        assert result.customers == len(local) > 1_000
+        stored_dask = _snapshot_and_staging_count(url, version)
+        assert result.customers == len(local) > 1_000  # the tasks' counts == rows promoted
         pd.testing.assert_frame_equal(
             stored_dask, stored_local, check_exact=False, rtol=0, atol=SNAPSHOT_TOLERANCE
         )
+        again = run_features(distributed, AS_OF)  # a rerun: the same rows, nothing staged
+        assert again.customers == result.customers
+        pd.testing.assert_frame_equal(_snapshot_and_staging_count(url, version), stored_dask)
+
+        # a defective partition task (a negative recency staged): refused, the old one stays
+        stage = feature_jobs.stage_features_partitioned
+
+        def defective(settings: Settings, version: str, as_of: date) -> list[int]:
+            counts = stage(settings, version, as_of)
+            with get_engine(url).begin() as conn:
+                conn.execute(
+                    sa.update(feature_snapshot_staging)
+                    .where(feature_snapshot_staging.c.customer_id == local["customer_id"][0])
+                    .values(recency_days=-5.0)
+                )
+            return counts
+
+        monkeypatch.setattr(feature_jobs, "stage_features_partitioned", defective)
+        with pytest.raises(ValidationFailed, match="recency_days_not_negative"):
+            run_features(distributed, AS_OF)
+        pd.testing.assert_frame_equal(_snapshot_and_staging_count(url, version), stored_dask)
         dispose_engines()
+
+
+def _snapshot_and_staging_count(url: str, version: str) -> pd.DataFrame:
+    """The stored snapshot of AS_OF, after checking that no staged row is left."""
+    with get_engine(url).connect() as conn:
+        staged = conn.execute(
+            sa.select(sa.func.count()).select_from(feature_snapshot_staging)
+        ).scalar_one()
+        assert staged == 0
+        return read_snapshot(conn, version, AS_OF)
 
 
 @pytest.fixture(scope="module")

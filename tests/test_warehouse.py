@@ -42,7 +42,7 @@ def test_migrations_create_every_table_and_are_repeatable(warehouse_url):
     assert (
         current_revision(engine) == ScriptDirectory.from_config(alembic_config()).get_current_head()
     )
-    assert current_revision(engine) == "0012"
+    assert current_revision(engine) == "0013"
     names = set(sa.inspect(engine).get_table_names())
     assert set(schema.metadata.tables) <= names
 

@@ -2,10 +2,21 @@
 scoring's model step (predictions and TreeSHAP reasons, which depend on each customer alone).
 
 Each task opens its own connection to the warehouse and computes one customer partition
-(`cvp/execution/partitions.py`); the job gathers the partitions in customer order, so the result
-is the single-process result row for row, and validates and writes it once, atomically, as the
-local path does. The warehouse must be PostgreSQL: DuckDB lets one process open its file, so
-workers could not read it while the job holds it.
+(`cvp/execution/partitions.py`). The features job's tasks write their partition to the staging
+table `feature_snapshot_staging` and return only a row count (`stage_features_partitioned`), so
+no partition's rows travel back over the cluster: the job reads the staged rows once for its
+suite and promotes them to `feature_snapshots` in one transaction (`cvp/jobs/feature_jobs.py`). A failing snapshot is
+never promoted, so the stored one stays; rows a crashed run left are cleared by the next run of
+the date; a task run twice replaces its own partition's rows.
+
+Scoring's model step is partitioned too, but its outputs come back to the job: tiers, actions and
+the campaign budget are cut at quantiles of the whole population (value-index weights, RFM
+quintiles, tier cut points, the budget's ranking), so scoring's write stays one write of the
+job. `build_features_partitioned` (gathered, in customer order, the single-process result row
+for row) serves scoring when no snapshot is stored, and the benchmark.
+
+The warehouse must be PostgreSQL: DuckDB lets one process open its file, so workers could not
+read it while the job holds it.
 """
 
 from __future__ import annotations
@@ -113,6 +124,35 @@ def build_features_partitioned(settings: Settings, as_of: date) -> pd.DataFrame:
     filled = [f for f in frames if len(f)] or frames[:1]
     frame = pd.concat(filled, ignore_index=True)
     return frame.sort_values("customer_id", kind="stable", ignore_index=True)
+
+
+def _stage_partition(warehouse_url: str, version: str, as_of: date, partition: Partition) -> int:
+    """One task: build the partition's snapshot and stage it (one transaction); its row count
+    is all that returns to the job."""
+    from cvp.data.warehouse import get_engine
+    from cvp.features.store import stage_partition
+
+    with get_engine(warehouse_url).begin() as conn:
+        frame = build_features(conn, as_of, partition)
+        return stage_partition(conn, version, as_of, partition, frame)
+
+
+def stage_features_partitioned(settings: Settings, version: str, as_of: date) -> list[int]:
+    """Build every partition's snapshot on the cluster, each task writing its rows to
+    `feature_snapshot_staging`; returns the rows each partition staged. The caller clears the
+    date's staging rows before (a crashed run's) and promotes or clears them after."""
+    require_distributable(settings.warehouse_url)
+    partitions = all_partitions(settings.execution.partitions)
+    with dask_client(settings.execution, scheduler_for(settings)) as client:
+        futures = client.map(  # type: ignore[attr-defined]
+            _stage_partition,
+            [settings.warehouse_url] * len(partitions),
+            [version] * len(partitions),
+            [as_of] * len(partitions),
+            partitions,
+            pure=False,
+        )
+        return [int(count) for count in client.gather(futures)]  # type: ignore[attr-defined]
 
 
 def features_for(settings: Settings, conn: Connection, as_of: date) -> pd.DataFrame:
