@@ -162,3 +162,25 @@ def test_import_quarantine_and_suite_share_one_rule():
     window = ValidationWindow(datetime(2025, 12, 31), datetime(1990, 1, 1), 7)
     check = next(c for c in suite_checks("consent", Settings(), window) if c.name == rule.name)
     assert check.kwargs["value_set"] == ["marketing", "analytics", "profiling"]
+
+
+def test_validation_holds_a_process_lock_on_the_expectations_directory(tmp_path):
+    """Backfill dates on Dask workers validate in separate processes: they must not rewrite
+    Great Expectations' suite files at the same time (a thread lock alone does not stop them)."""
+    import subprocess
+    import sys
+
+    from cvp.validation.runner import GX_LOCK_FILE, _gx_file_lock
+
+    probe = (
+        "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+        "fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)"
+    )
+    lock_file = str(tmp_path / GX_LOCK_FILE)
+    with _gx_file_lock(tmp_path):
+        with _gx_file_lock(tmp_path):  # nested validations in one process do not deadlock
+            inner = subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True)
+        outer = subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True)
+    free = subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True)
+    assert inner.returncode != 0 and outer.returncode != 0  # another process waits
+    assert free.returncode == 0, free.stderr

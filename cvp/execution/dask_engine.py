@@ -21,9 +21,10 @@ read it while the job holds it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,8 @@ from cvp.scoring.score import (
     predict_and_explain,
     predict_only,
 )
+
+T = TypeVar("T")
 
 # Equal "row for row" means equal to the precision a snapshot is stored at. A float sum that lands
 # on a rounding boundary can differ by one unit in the last decimal when two query plans add in a
@@ -108,19 +111,21 @@ def _partition_features(warehouse_url: str, as_of: date, partition: Partition) -
         return build_features(conn, as_of, partition)
 
 
-def build_features_partitioned(settings: Settings, as_of: date) -> pd.DataFrame:
-    """`build_features` for every customer, one Dask task per partition, in customer order."""
+def _over_partitions(settings: Settings, task: Callable[..., T], *args: object) -> list[T]:
+    """`task(*args, partition)` for every customer partition, one Dask task each, results in
+    partition order."""
     require_distributable(settings.warehouse_url)
     partitions = all_partitions(settings.execution.partitions)
     with dask_client(settings.execution, scheduler_for(settings)) as client:
         futures = client.map(  # type: ignore[attr-defined]
-            _partition_features,
-            [settings.warehouse_url] * len(partitions),
-            [as_of] * len(partitions),
-            partitions,
-            pure=False,
+            task, *[[arg] * len(partitions) for arg in args], partitions, pure=False
         )
-        frames = client.gather(futures)  # type: ignore[attr-defined]
+        return list(client.gather(futures))  # type: ignore[attr-defined]
+
+
+def build_features_partitioned(settings: Settings, as_of: date) -> pd.DataFrame:
+    """`build_features` for every customer, one Dask task per partition, in customer order."""
+    frames = _over_partitions(settings, _partition_features, settings.warehouse_url, as_of)
     filled = [f for f in frames if len(f)] or frames[:1]
     frame = pd.concat(filled, ignore_index=True)
     return frame.sort_values("customer_id", kind="stable", ignore_index=True)
@@ -141,18 +146,8 @@ def stage_features_partitioned(settings: Settings, version: str, as_of: date) ->
     """Build every partition's snapshot on the cluster, each task writing its rows to
     `feature_snapshot_staging`; returns the rows each partition staged. The caller clears the
     date's staging rows before (a crashed run's) and promotes or clears them after."""
-    require_distributable(settings.warehouse_url)
-    partitions = all_partitions(settings.execution.partitions)
-    with dask_client(settings.execution, scheduler_for(settings)) as client:
-        futures = client.map(  # type: ignore[attr-defined]
-            _stage_partition,
-            [settings.warehouse_url] * len(partitions),
-            [version] * len(partitions),
-            [as_of] * len(partitions),
-            partitions,
-            pure=False,
-        )
-        return [int(count) for count in client.gather(futures)]  # type: ignore[attr-defined]
+    counts = _over_partitions(settings, _stage_partition, settings.warehouse_url, version, as_of)
+    return [int(count) for count in counts]
 
 
 def features_for(settings: Settings, conn: Connection, as_of: date) -> pd.DataFrame:

@@ -3,11 +3,14 @@ keep every result in `validation_results`, and build Data Docs plus an offline s
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import json
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -173,15 +176,42 @@ def _store(engine: Engine, rows: list[dict], as_of: date) -> pd.DataFrame:
     return results
 
 
-# Great Expectations' file context is not thread-safe: two dates of a backfill validating at once
-# in one process corrupt each other's suites. Validation is short next to the jobs around it.
+# Great Expectations' file context is not safe to share: two dates of a backfill validating at
+# once corrupt each other's suites ("JSONDecodeError: Extra data" reading a suite another writer
+# was rewriting). Threads of one process take `_GX_LOCK`; processes (the Dask workers of a
+# backfill, two `cvp` commands) take an exclusive `flock` on a file in the expectations
+# directory. Validation is short next to the jobs around it.
 _GX_LOCK = threading.RLock()
+_GX_DEPTH = [0]  # the process's file lock is taken once, by the outermost validation
+GX_LOCK_FILE = ".cvp-gx.lock"
+
+
+@contextlib.contextmanager
+def _gx_file_lock(directory: Path) -> Iterator[None]:
+    with _GX_LOCK:
+        if _GX_DEPTH[0]:
+            _GX_DEPTH[0] += 1
+            try:
+                yield
+            finally:
+                _GX_DEPTH[0] -= 1
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / GX_LOCK_FILE, "a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            _GX_DEPTH[0] = 1
+            try:
+                yield
+            finally:
+                _GX_DEPTH[0] = 0
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _one_at_a_time(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with _GX_LOCK:
+        settings = next(a for a in (*args, *kwargs.values()) if isinstance(a, Settings))
+        with _gx_file_lock(Path(settings.expectations_dir)):
             return function(*args, **kwargs)
 
     return wrapper
