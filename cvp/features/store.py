@@ -107,11 +107,6 @@ def read_staged(conn: Connection, version: str, as_of: date) -> pd.DataFrame:
     return frame.sort_values("customer_id", kind="stable", ignore_index=True)
 
 
-def staged_as_built(staged: pd.DataFrame) -> pd.DataFrame:
-    """`read_staged`'s rows in the shape `build_features` returns."""
-    return _as_built(staged.copy())
-
-
 def promote_staged(conn: Connection, version: str, as_of: date) -> int:
     """Replace the stored snapshot of (version, as_of) by the staged rows and clear them, inside
     the caller's transaction (one transaction: readers see the old snapshot or the new one, and a

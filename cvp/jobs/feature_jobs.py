@@ -28,7 +28,6 @@ from cvp.features.store import (
     promote_staged,
     read_staged,
     snapshot_rows,
-    staged_as_built,
     write_snapshot,
 )
 from cvp.jobs.context import open_job
@@ -64,7 +63,9 @@ def run_features(settings: Settings, as_of: date) -> FeatureResult:
             rows, frame = _stage_validate_promote(job.engine, settings, version, as_of)
         else:
             rows, frame = _build_validate_write(job.engine, settings, version, as_of)
-        null_rates = frame.drop(columns=["as_of", "customer_id"]).isna().mean().round(4).to_dict()
+        keys = ["feature_set_version", "as_of", "customer_id"]  # the staged rows carry the first
+        features = frame.drop(columns=keys, errors="ignore")
+        null_rates = features.isna().mean().round(4).to_dict()
         mlflow.log_params({**params, "families": ",".join(families)})
         mlflow.log_metric("customers", rows)
         mlflow.log_dict(null_rates, "null_rates.json")
@@ -118,7 +119,7 @@ def _stage_validate_promote(
         _clear_after_failure(engine, version, as_of)
         raise
     mlflow.log_metric("partitions", len(counts))
-    return promoted, staged_as_built(staged)
+    return promoted, staged  # the rows as stored: null rates need no reshaping copy
 
 
 def _clear_after_failure(engine: Engine, version: str, as_of: date) -> None:
