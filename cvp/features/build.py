@@ -128,7 +128,11 @@ def _fetch_duckdb(
     grouped query on its own, streamed as Arrow record batches and scattered by customer into
     one preallocated column-major float64 matrix. DuckDB then holds one family's aggregation at
     a time instead of every family's result for the join plus the sorted wide result, and Python
-    holds the matrix and one batch (at 1 M customers the joined query peaked above 6 GB)."""
+    holds the matrix and one batch (at 1 M customers the joined query peaked above 6 GB).
+
+    Each batch brings the snapshot row of its customers: the customers' ids and row numbers are
+    handed to DuckDB (as Arrow, no copy) and joined in each family's query, a parallel hash join,
+    instead of matching every batch's ids in Python (at 1 M customers a fifth of the build)."""
     instant = as_of_instant(as_of)
     c = schema.customers
     customers = (
@@ -138,28 +142,48 @@ def _fetch_duckdb(
     )
     if partition is not None:
         customers = restrict(customers, [c], partition)
-    static = _batches(conn, customers).read_all().to_pandas()
-    index = pd.Index(static["customer_id"])
-    matrix = np.full((len(static), width), np.nan, order="F")
-    column = 0
-    for family in families:
-        query = family.query(instant)
-        if partition is not None:
-            query = restrict(query, [schema.metadata.tables[family.source_table]], partition)
-        for batch in _batches(conn, query):
-            # customers with events but not known at `as_of` (the join dropped them) get -1
-            rows = index.get_indexer(batch.column("customer_id").to_numpy(zero_copy_only=False))
-            known = rows >= 0
-            rows = rows[known]
-            for j, feature in enumerate(family.features):
-                values = batch.column(feature.name).to_numpy(zero_copy_only=False)
-                matrix[rows, column + j] = values[known]
-        column += len(family.features)
-    return static, matrix
+    known = _batches(conn, customers).read_all()
+    rows_of = pa.table(
+        {"customer_id": known.column("customer_id"), "row_no": np.arange(known.num_rows)}
+    )
+    matrix = np.full((known.num_rows, width), np.nan, order="F")
+    raw = _driver_connection(conn)
+    raw.register(SNAPSHOT_ROWS_VIEW, rows_of)
+    try:
+        column = 0
+        for family in families:
+            query = family.query(instant)
+            if partition is not None:
+                query = restrict(query, [schema.metadata.tables[family.source_table]], partition)
+            # customers with events but not known at `as_of` have no row: the join drops them
+            for batch in _batches(conn, query, with_rows=True):
+                rows = batch.column("row_no").to_numpy()
+                for j, feature in enumerate(family.features):
+                    values = batch.column(feature.name).to_numpy(zero_copy_only=False)
+                    matrix[rows, column + j] = values
+            column += len(family.features)
+    finally:
+        raw.unregister(SNAPSHOT_ROWS_VIEW)
+    return known.to_pandas(), matrix
 
 
-def _batches(conn: Connection, statement: sa.Select) -> pa.RecordBatchReader:
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+# the snapshot's customers and their row numbers, registered for the family queries' join
+SNAPSHOT_ROWS_VIEW = "_cvp_snapshot_rows"
+
+
+def _batches(
+    conn: Connection, statement: sa.Select, with_rows: bool = False
+) -> pa.RecordBatchReader:
+    """The statement's result as Arrow record batches; `with_rows` joins each row to its
+    snapshot row number (`row_no`, from `SNAPSHOT_ROWS_VIEW`) by customer."""
+    compiled = str(
+        statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    )
+    if with_rows:
+        compiled = (
+            f"SELECT r.row_no, q.* FROM ({compiled}) AS q "
+            f"JOIN {SNAPSHOT_ROWS_VIEW} AS r ON r.customer_id = q.customer_id"
+        )
     raw = _driver_connection(conn)
     raw.complete()
-    return raw.sql(str(compiled)).fetch_record_batch(FETCH_BATCH_ROWS)
+    return raw.sql(compiled).fetch_record_batch(FETCH_BATCH_ROWS)
