@@ -176,9 +176,7 @@ def _batches(
 ) -> pa.RecordBatchReader:
     """The statement's result as Arrow record batches; `with_rows` joins each row to its
     snapshot row number (`row_no`, from `SNAPSHOT_ROWS_VIEW`) by customer."""
-    compiled = str(
-        statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-    )
+    compiled = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     if with_rows:
         compiled = (
             f"SELECT r.row_no, q.* FROM ({compiled}) AS q "

@@ -79,7 +79,7 @@ def add_btyd_features(
 ) -> pd.DataFrame:
     """Add the BTYD predictions of `fitted` (by default fitted on `frame` itself)."""
     fitted = fit_btyd(frame) if fitted is None else fitted
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the new columns do not reach `frame`
     x, t_x, T, spend = _btyd_inputs(out)
     weeks = horizon_days / 7
     out["btyd_p_alive"] = fitted.bgnbd.p_alive(x, t_x, T)
