@@ -301,7 +301,9 @@ def contributions(
     explainer = WoodelfExplainer(booster)  # path-dependent (no background data), as pred_contrib
     parts = [
         np.asarray(
-            explainer.shap_values(features.iloc[s : s + WOODELF_CHUNK_ROWS], verbose=False),
+            explainer.shap_values(
+                _column_major(features.iloc[s : s + WOODELF_CHUNK_ROWS]), verbose=False
+            ),
             dtype=np.float64,
         )
         for s in range(0, len(features), WOODELF_CHUNK_ROWS)
@@ -309,6 +311,17 @@ def contributions(
     if len(parts) == 1:
         return parts[0]  # no vstack copy of the one chunk
     return np.vstack(parts) if parts else np.zeros((0, features.shape[1]))
+
+
+def _column_major(features: pd.DataFrame) -> pd.DataFrame:
+    """The rows as float64 with each column contiguous in memory. woodelf compares one column
+    with a threshold at every split of every tree; on the row-major matrix LightGBM predicts
+    from, each of those comparisons strides across every row's 64 values, and woodelf took
+    1.6-2x as long (100k rows, 169 trees, measured on the same matrix both ways)."""
+    values = np.empty(features.shape, dtype=np.float64, order="F")
+    for j in range(features.shape[1]):
+        values[:, j] = features.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.DataFrame(values, index=features.index, columns=features.columns, copy=False)
 
 
 def explain(
