@@ -20,12 +20,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from cvp.actions.reasons import explain
 from cvp.config import ExecutionSettings, Settings, reset_settings_cache
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.synthetic import GeneratorConfig
 from cvp.data.warehouse import dispose_engines, get_engine, read_frame, write_frame
 from cvp.errors import BadInput
-from cvp.execution.dask_engine import SNAPSHOT_TOLERANCE, build_features_partitioned, dask_client
+from cvp.execution.dask_engine import (
+    SNAPSHOT_TOLERANCE,
+    build_features_partitioned,
+    dask_client,
+    explain_on_cluster,
+)
 from cvp.execution.partitions import Partition, all_partitions, partition_index
 from cvp.execution.training import model_engine_for, tuning_storage_url
 from cvp.execution.tuning import WORKER_ATTR, _share, optimize_shared
@@ -277,6 +283,34 @@ def test_scoring_on_two_dask_workers_stores_the_local_scores(cluster, trained_po
     assert len(local) > 1_000 and local["top_reasons"].str.len().gt(0).any()
     pd.testing.assert_frame_equal(on_cluster, local)
     dispose_engines()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_reasons_for_the_customers_acted_on_are_explained_on_both_workers(
+    cluster, postgres_url, tmp_path
+):
+    """`explain_on_cluster` (what `score` uses for `reasons_for = "acted"` on the Dask engine)
+    gives the in-process reasons row for row, its chunks spread over both workers."""
+    import lightgbm as lgb
+    from distributed import Client, get_task_stream
+
+    rng = np.random.default_rng(5)
+    names = ["recency_days", "tx_count_90d", "logins_30d", "frequency", "nps_latest"]
+    x = pd.DataFrame(rng.normal(50, 20, size=(4_000, len(names))), columns=names)
+    x.loc[rng.random(len(x)) < 0.2, "nps_latest"] = np.nan
+    y = ((x["recency_days"] - x["logins_30d"] + rng.normal(0, 10, len(x))) > 0).astype(int)
+    params = {"objective": "binary", "num_leaves": 15, "verbose": -1, "seed": 5}
+    booster = lgb.train({**params, "num_threads": 1}, lgb.Dataset(x, y), 40)
+    settings = _on_cluster(make_settings(tmp_path, postgres_url), cluster)
+    with Client(cluster, timeout="60s") as client, get_task_stream(client) as stream:
+        # the scheduler records every client's tasks from here on
+        got = explain_on_cluster(settings)(booster, x)
+    assert got == explain(booster, x)
+    assert sum(text != "" for text in got[0]) > 1_000
+    keys = [(task["key"], task["worker"]) for task in stream.data]
+    workers = {worker for key, worker in keys if str(key).startswith("explain")}
+    assert len(workers) == 2, stream
 
 
 @pytest.mark.slow

@@ -9,7 +9,9 @@ suite and promotes them to `feature_snapshots` in one transaction (`cvp/jobs/fea
 never promoted, so the stored one stays; rows a crashed run left are cleared by the next run of
 the date; a task run twice replaces its own partition's rows.
 
-Scoring's model step is partitioned too, but its outputs come back to the job: tiers, actions and
+Scoring's model step is partitioned too, and so are the reasons for the customers acted on
+(`explain_on_cluster`: chosen in the job after the tiers, explained in chunks on the workers),
+but the outputs come back to the job: tiers, actions and
 the campaign budget are cut at quantiles of the whole population (value-index weights, RFM
 quintiles, tier cut points, the budget's ranking), so scoring's write stays one write of the
 job. `build_features_partitioned` (gathered, in customer order, the single-process result row
@@ -21,15 +23,18 @@ read it while the job holds it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import TypeVar
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from cvp.actions.reasons import explain
 from cvp.config import ExecutionSettings, Settings
 from cvp.errors import BadInput
 from cvp.execution.partitions import Partition, all_partitions, partition_index
@@ -37,6 +42,7 @@ from cvp.features.build import FEATURE_DECIMALS, build_features
 from cvp.models.dataset import BtydFit
 from cvp.scoring.score import (
     ChampionModels,
+    ExplainStep,
     ModelOutputs,
     ModelStep,
     Predictions,
@@ -205,3 +211,37 @@ def model_step_on_cluster(settings: Settings) -> ModelStep:
 def model_step_for(settings: Settings) -> ModelStep | None:
     """The model step `[execution]` asks for (None: the in-process default)."""
     return model_step_on_cluster(settings) if settings.execution.engine == "dask" else None
+
+
+def explain_on_cluster(settings: Settings) -> ExplainStep:
+    """Reasons for the customers acted on (`[scoring] reasons_for = "acted"`), explained on the
+    cluster: `score` picks them after the tiers, in the job, so they are not the model step's
+    partitions; the rows are cut into `[execution] partitions` consecutive chunks, one Dask task
+    each, the booster sent once to every worker, the texts joined back in order. Without this,
+    exact TreeSHAP, most of scoring's time, ran in the job's one process."""
+    require_distributable(settings.warehouse_url)
+    count = settings.execution.partitions
+
+    def step(booster: lgb.Booster, rows: pd.DataFrame) -> tuple[list[str], list[str]]:
+        bounds = np.linspace(0, len(rows), count + 1).astype(int)
+        chunks = [rows.iloc[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+        if len(chunks) < 2:
+            return explain(booster, rows)
+        with dask_client(settings.execution, scheduler_for(settings)) as client:
+            shared = client.scatter(booster, broadcast=True)  # type: ignore[attr-defined]
+            futures = [
+                client.submit(explain, shared, chunk, pure=False)  # type: ignore[attr-defined]
+                for chunk in chunks
+            ]
+            parts = client.gather(futures)  # type: ignore[attr-defined]
+        return (
+            [text for texts, _ in parts for text in texts],
+            [family for _, families in parts for family in families],
+        )
+
+    return step
+
+
+def explain_step_for(settings: Settings) -> ExplainStep | None:
+    """Where `[execution]` explains the customers acted on (None: in this process)."""
+    return explain_on_cluster(settings) if settings.execution.engine == "dask" else None

@@ -17,7 +17,7 @@ from cvp.audit import audited
 from cvp.config import Settings
 from cvp.data.warehouse import get_engine, read_frame, write_frame
 from cvp.errors import BadInput, StateError
-from cvp.execution.dask_engine import features_for, model_step_for
+from cvp.execution.dask_engine import explain_step_for, features_for, model_step_for
 from cvp.experiments.tracking import configure_tracking, tracking_client
 from cvp.features.build import feature_set_version
 from cvp.features.store import read_snapshot, write_snapshot
@@ -69,6 +69,7 @@ def run_score(
                 snapshot=snapshot,
                 privacy=settings.privacy,
                 model_step=model_step_for(settings),
+                explain_step=explain_step_for(settings),
             )
         assert result.consent is not None  # score() always decides consent
         consent = result.consent.summary()

@@ -176,11 +176,14 @@ def score(
     snapshot: pd.DataFrame | None = None,
     privacy: PrivacySettings | None = None,
     model_step: ModelStep | None = None,
+    explain_step: ExplainStep | None = None,
 ) -> ScoreResult:
     """Compute the scores for `as_of` (no writes); `snapshot` reuses features already built.
 
     Each step adds the columns it owns to `out`; the order is the dependency order: value needs
-    CLV, the playbook needs tiers, stage and reasons, expected value needs the action."""
+    CLV, the playbook needs tiers, stage and reasons, expected value needs the action.
+    `model_step` and `explain_step` say where the per-customer model work runs (in this process
+    by default; `cvp/execution/dask_engine.py` runs them on a cluster)."""
     snapshot = build_features(conn, as_of) if snapshot is None else snapshot
     model_step = model_step or (predict_and_explain if rules.reasons_for == "all" else predict_only)
     # consent: profiling opt-outs get no individual prediction; marketing decides contact below
@@ -201,7 +204,9 @@ def score(
     playbook = load_playbook(rules.playbook or DEFAULT_PLAYBOOK)
     reasons = modelled.reasons
     if reasons is None:  # `[scoring] reasons_for = "acted"`
-        reasons = acted_reason_columns(models.churn, predicted.x_churn, out, playbook)
+        reasons = acted_reason_columns(
+            models.churn, predicted.x_churn, out, playbook, explain_step or explain
+        )
     _put(out, reasons)
     actions = apply_playbook(playbook, out)
     actions, contact = marketing_consent_step(consent, out["customer_id"], actions)
@@ -253,6 +258,8 @@ class ModelOutputs:
 
 
 ModelStep = Callable[["ChampionModels", pd.DataFrame, BtydFit], ModelOutputs]
+# reasons (texts, families) for some rows of the churn model's inputs; each row's depend on it alone
+ExplainStep = Callable[[lgb.Booster, pd.DataFrame], tuple[list[str], list[str]]]
 
 
 def predict_and_explain(
@@ -378,7 +385,10 @@ def lifecycle_columns(
 
 
 def reason_columns(
-    churn_model: lgb.Booster, x_churn: pd.DataFrame, rows: np.ndarray | None = None
+    churn_model: lgb.Booster,
+    x_churn: pd.DataFrame,
+    rows: np.ndarray | None = None,
+    explain_rows: ExplainStep = explain,
 ) -> pd.DataFrame:
     """Top reasons in words, their families, and the first family the playbook matches on
     (`value` when nothing pushes the risk up). With `rows` (a boolean mask) only those rows are
@@ -387,7 +397,7 @@ def reason_columns(
     families = np.full(len(x_churn), "", dtype=object)
     picked = np.arange(len(x_churn)) if rows is None else np.flatnonzero(rows)
     if len(picked):
-        got_texts, got_families = explain(churn_model, x_churn.iloc[picked])
+        got_texts, got_families = explain_rows(churn_model, x_churn.iloc[picked])
         texts[picked], families[picked] = got_texts, got_families
     return pd.DataFrame(
         {
@@ -400,11 +410,15 @@ def reason_columns(
 
 
 def acted_reason_columns(
-    churn_model: lgb.Booster, x_churn: pd.DataFrame, out: pd.DataFrame, playbook: Playbook
+    churn_model: lgb.Booster,
+    x_churn: pd.DataFrame,
+    out: pd.DataFrame,
+    playbook: Playbook,
+    explain_rows: ExplainStep = explain,
 ) -> pd.DataFrame:
     """`reason_columns` for the customers someone acts on (`acted_on`); exact TreeSHAP for the
     rest would change none of their actions."""
-    return reason_columns(churn_model, x_churn, acted_on(playbook, out))
+    return reason_columns(churn_model, x_churn, acted_on(playbook, out), explain_rows)
 
 
 def marketing_consent_step(
