@@ -89,8 +89,9 @@ def _small_models():
     return load_champions(configure_tracking(small))
 
 
-def _score(conn, models, snapshot, step):
-    """Scoring's computation (no write) of the snapshot, with `step` as its model step."""
+def _score(conn, models, snapshot, step, explain_step=None):
+    """Scoring's computation (no write) of the snapshot, with `step` as its model step and
+    `explain_step` explaining the customers acted on (None: in this process)."""
     from cvp.config import LifecycleSettings, ScoringSettings
     from cvp.scoring.score import score
 
@@ -102,6 +103,7 @@ def _score(conn, models, snapshot, step):
         LifecycleSettings(),
         snapshot=snapshot,
         model_step=step,
+        explain_step=explain_step,
     )
     return result.scores.drop(columns=["scored_at"], errors="ignore")
 
@@ -124,6 +126,7 @@ def main() -> None:
     from cvp.execution.dask_engine import (
         SNAPSHOT_TOLERANCE,
         build_features_partitioned,
+        explain_on_cluster,
         model_step_on_cluster,
         stage_features_partitioned,
     )
@@ -254,11 +257,14 @@ def main() -> None:
                         atol=SNAPSHOT_TOLERANCE,
                     )
                 step = model_step_on_cluster(settings)
+                explain_step = explain_on_cluster(settings)
                 for attempt in ("first", "second"):
                     with engine.connect() as conn:
                         on_cluster = _timed(
                             f"score_dask_{workers}w_{attempt}",
-                            lambda c=conn, st=step: _score(c, models, local, st),
+                            lambda c=conn, st=step, ex=explain_step: _score(
+                                c, models, local, st, ex
+                            ),
                             results,
                         )
                     pd.testing.assert_frame_equal(on_cluster, scored)
