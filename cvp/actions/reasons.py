@@ -184,7 +184,8 @@ def top_reasons(
     the features with the largest positive contribution to churn risk.
 
     Phrased a (rank, feature) at a time, once per distinct value: a million customers' reasons
-    are three million phrases, and calling a phrase per row was a fifth of scoring's time."""
+    are three million phrases, and calling a phrase per row was about a tenth of scoring's time
+    (cProfile at 100k customers)."""
     names = list(features.columns)
     codes = [reason_code(name) for name in names]
     values = features.to_numpy(dtype=float)
