@@ -4,6 +4,7 @@ for the pipeline's churn champion; and who gets reasons under `reasons_for = "ac
 
 from __future__ import annotations
 
+import os
 import sys
 
 import lightgbm as lgb
@@ -117,6 +118,53 @@ def test_explain_falls_back_to_pred_contrib_where_woodelf_cannot_run(monkeypatch
         texts
         == top_reasons(booster.predict(x.head(200), pred_contrib=True)[:, :-1], x.head(200))[0]
     )
+
+
+def test_reasons_explained_on_threads_are_the_one_thread_reasons_in_row_order(monkeypatch):
+    """Several chunks on two threads: the texts come back in the rows' order, equal to one
+    thread's, and both threads explained some of them."""
+    import threading
+
+    import cvp.actions.reasons as reasons
+
+    booster = _booster(6, 40, rounds=20)
+    x, _ = _data(3_001, seed=9)
+    # at most 1,000 rows in flight: 4 chunks of 750-751 rows on one thread, 8 of 375-376 on two
+    monkeypatch.setattr(reasons, "WOODELF_CHUNK_ROWS", 1_000)
+    seen: set[str] = set()
+    chunk_sizes: list[int] = []
+    original = reasons.contributions
+
+    def recording(booster, features, method=None, trees=None):
+        seen.add(threading.current_thread().name)
+        chunk_sizes.append(len(features))
+        return original(booster, features, method, trees)
+
+    monkeypatch.setattr(reasons, "contributions", recording)
+    one = explain(booster, x, threads=1)
+    assert len(seen) == 1 and sorted(chunk_sizes) == [750, 750, 750, 751]
+    seen.clear()
+    chunk_sizes.clear()
+    two = explain(booster, x, threads=2)
+    assert sorted(chunk_sizes) == [375] * 7 + [376]
+    assert len(seen) == 2 and all(name.startswith("cvp-explain") for name in seen)
+    assert two == one
+    assert one[0] == top_reasons(booster.predict(x, pred_contrib=True)[:, :-1], x)[0]
+
+
+def test_a_dask_worker_explains_on_one_thread_and_a_process_on_every_core():
+    from distributed import Client, LocalCluster
+
+    from cvp.actions.reasons import explain_threads
+
+    assert explain_threads() == len(os.sched_getaffinity(0))
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        assert client.submit(explain_threads).result() == 1
 
 
 @pytest.mark.slow
