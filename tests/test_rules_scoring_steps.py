@@ -191,6 +191,25 @@ def test_control_group_is_stable_per_campaign_and_follows_the_share():
     assert (first != other).any()  # a new campaign draws again
 
 
+def test_control_group_draws_are_the_ones_earlier_runs_drew():
+    """The draw's definition is fixed: a re-run after an upgrade holds out the same customers
+    (first 8 hex digits of SHA-256("campaign:id") over 0xFFFFFFFF, computed here row by row)."""
+    import hashlib
+
+    ids = pd.Series(["0007", "c_1", "ü-9", "", *[f"{i:06d}" for i in range(500)]], dtype="string")
+    earlier = np.array(
+        [
+            int(hashlib.sha256(f"retention-2025-01-01:{cid}".encode()).hexdigest()[:8], 16)
+            / 0xFFFFFFFF
+            < 0.3
+            for cid in ids
+        ]
+    )
+    assert (steps.control_flag("retention-2025-01-01", ids, 0.3) == earlier).all()
+    assert 0 < earlier.sum() < len(ids)
+    assert steps.control_flag("retention-2025-01-01", ids.iloc[:0], 0.3).shape == (0,)
+
+
 class _FixedContributions:
     """Stands in for a churn booster: fixed TreeSHAP contributions (last column: the bias)."""
 
