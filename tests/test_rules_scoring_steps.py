@@ -232,6 +232,27 @@ def test_reason_columns_phrase_the_largest_positive_contributions():
     assert (got.loc[1, "top_reasons"], got.loc[1, "reason_family"]) == ("", "value")
 
 
+@pytest.mark.parametrize("acted", [None, [True, False, True, True, False, True, True]])
+def test_reason_columns_explain_the_picked_rows_a_slice_at_a_time(monkeypatch, acted):
+    """At most `WOODELF_CHUNK_ROWS` picked rows are copied out per call, each reason lands on
+    its own row, and the rows not picked get none."""
+    x = pd.DataFrame({"recency_days": np.arange(7.0) * 10, "unresolved_complaints": 1.0})
+    calls: list[list[float]] = []
+
+    def explain_rows(model, rows: pd.DataFrame) -> tuple[list[str], list[str]]:
+        calls.append(rows["recency_days"].tolist())
+        return [f"r{v:.0f}" for v in rows["recency_days"]], ["value"] * len(rows)
+
+    monkeypatch.setattr(steps, "WOODELF_CHUNK_ROWS", 2)
+    mask = None if acted is None else np.array(acted)
+    got = steps.reason_columns(None, x, mask, explain_rows)
+    picked = np.arange(7) if mask is None else np.flatnonzero(mask)
+    assert all(len(call) <= 2 for call in calls)
+    assert sum(calls, []) == [float(10 * i) for i in picked]
+    want = ["" if mask is not None and not mask[i] else f"r{10 * i}" for i in range(7)]
+    assert got["top_reasons"].tolist() == want
+
+
 def test_risk_and_value_columns():
     predicted = steps.Predictions(
         churn_probability=np.array([0.7, 0.1]),

@@ -247,6 +247,9 @@ def _largest_first(ranked: np.ndarray, k: int) -> np.ndarray:
 # customers' contributions from existing at once. woodelf pays a fixed cost per call (about a
 # second: it prepares its tables for the model's depth), so it gets bigger chunks.
 EXPLAIN_CHUNK_ROWS = 100_000
+# ranking makes several matrices of the rows' size (about 0.25 GB for 100k rows of 64 features)
+# and each thread ranks its own chunk: 50k rows at a time
+RANK_CHUNK_ROWS = 50_000
 WOODELF_CHUNK_ROWS = 500_000
 ShapMethod = Literal["woodelf", "pred_contrib"]
 
@@ -291,7 +294,9 @@ def contributions(
     trees: object | None = None,
 ) -> np.ndarray:
     """Exact TreeSHAP contributions (rows x features, raw score, no bias column) of `features`
-    (the model's own columns, in its order), a chunk of rows at a time. `trees`: the booster
+    (the model's own columns, in its order), a chunk of rows at a time: float32 from woodelf,
+    which sums in float32 (a float64 copy would add memory, not digits), float64 from
+    `pred_contrib`. `trees`: the booster
     already read by woodelf (`woodelf_trees`), so threads sharing it do not each read it again."""
     method = method or shap_method(booster)
     if method == "pred_contrib":
@@ -313,7 +318,7 @@ def contributions(
             explainer.shap_values(
                 _column_major(features.iloc[s : s + WOODELF_CHUNK_ROWS]), verbose=False
             ),
-            dtype=np.float64,
+            dtype=np.float32,
         )
         for s in range(0, len(features), WOODELF_CHUNK_ROWS)
     ]
@@ -386,13 +391,12 @@ def explain(
         contributed = contributions(booster, part, method, trees)
         texts: list[str] = []
         families: list[str] = []
-        # ranking makes several matrices of the chunk's size: rank 100k rows at a time, so a
-        # 500k-row woodelf chunk does not hold five 500k x features copies at once (about 1 GB
-        # at 1 M customers)
-        for sub in range(0, len(part), EXPLAIN_CHUNK_ROWS):
+        # ranked a slice at a time, so a woodelf chunk does not hold five copies of its
+        # contributions at once
+        for sub in range(0, len(part), RANK_CHUNK_ROWS):
             part_texts, part_families = top_reasons(
-                contributed[sub : sub + EXPLAIN_CHUNK_ROWS],
-                part.iloc[sub : sub + EXPLAIN_CHUNK_ROWS],
+                contributed[sub : sub + RANK_CHUNK_ROWS],
+                part.iloc[sub : sub + RANK_CHUNK_ROWS],
                 k,
             )
             texts += part_texts

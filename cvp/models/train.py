@@ -228,9 +228,9 @@ def predict(booster: Predictor | lgb.Booster, x: pd.DataFrame, **kwargs: Any) ->
 def shap_importance(booster: lgb.Booster, x: pd.DataFrame) -> pd.Series:
     """Mean |TreeSHAP| per feature, largest first."""
     contributions = exact_contributions(booster, x)  # woodelf where it can, else pred_contrib
-    return pd.Series(np.abs(contributions).mean(axis=0), index=x.columns).sort_values(
-        ascending=False
-    )
+    # float64 sums: woodelf's contributions come as float32
+    mean_abs = np.abs(contributions).mean(axis=0, dtype=np.float64)
+    return pd.Series(mean_abs, index=x.columns).sort_values(ascending=False)
 
 
 def sanity_failures(splits: Splits, x: pd.DataFrame) -> list[str]:

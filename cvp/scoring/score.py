@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy.engine import Connection
 
 from cvp.actions.playbook import DEFAULT_PLAYBOOK, Playbook, apply_playbook, load_playbook
-from cvp.actions.reasons import acted_on, explain
+from cvp.actions.reasons import WOODELF_CHUNK_ROWS, acted_on, explain
 from cvp.config import PrivacySettings, ScoringSettings, TrainingSettings
 from cvp.data.warehouse import read_frame, write_frame
 from cvp.errors import StateError
@@ -404,9 +404,13 @@ def reason_columns(
     texts = np.full(len(x_churn), "", dtype=object)
     families = np.full(len(x_churn), "", dtype=object)
     picked = np.arange(len(x_churn)) if rows is None else np.flatnonzero(rows)
-    if len(picked):
-        got_texts, got_families = explain_rows(churn_model, x_churn.iloc[picked])
-        texts[picked], families[picked] = got_texts, got_families
+    # the picked rows are copied out a slice at a time (as many as `explain` keeps in flight):
+    # a copy of all of them was 0.45 GB of scoring's peak at 1 M customers
+    for start in range(0, len(picked), WOODELF_CHUNK_ROWS):
+        some = picked[start : start + WOODELF_CHUNK_ROWS]
+        # every row: consecutive, so a slice (a view, no copy)
+        part = x_churn.iloc[start : start + len(some)] if rows is None else x_churn.iloc[some]
+        texts[some], families[some] = explain_rows(churn_model, part)
     return pd.DataFrame(
         {
             "top_reasons": texts,
