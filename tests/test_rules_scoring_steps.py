@@ -257,7 +257,6 @@ def test_risk_and_value_columns():
     predicted = steps.Predictions(
         churn_probability=np.array([0.7, 0.1]),
         clv_expected=np.array([100.0, 40.0]),
-        x_churn=pd.DataFrame(index=[0, 1]),
     )
     got = steps.risk_and_value_columns(pd.Series(["a", "b"]), predicted, 365, RULES)
     assert "risk_tier" not in got  # it needs the lifecycle stage: `risk_tier_column`

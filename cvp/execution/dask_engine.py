@@ -200,7 +200,6 @@ def model_step_on_cluster(settings: Settings) -> ModelStep:
             Predictions(
                 joined.predicted.churn_probability[back],
                 joined.predicted.clv_expected[back],
-                joined.predicted.x_churn.iloc[back].reset_index(drop=True),
             ),
             None if joined.reasons is None else joined.reasons.iloc[back].reset_index(drop=True),
         )

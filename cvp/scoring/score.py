@@ -161,7 +161,6 @@ class Predictions:
 
     churn_probability: np.ndarray
     clv_expected: np.ndarray
-    x_churn: pd.DataFrame  # the churn model's inputs, which the reasons explain
 
 
 @dataclass
@@ -210,7 +209,7 @@ def score(
     reasons = modelled.reasons
     if reasons is None:  # `[scoring] reasons_for = "acted"`
         reasons = acted_reason_columns(
-            models.churn, predicted.x_churn, out, playbook, explain_step or explain
+            models.churn, frame_for(models.churn, features), out, playbook, explain_step or explain
         )
     _put(out, reasons)
     actions = apply_playbook(playbook, out)
@@ -254,7 +253,6 @@ class ModelOutputs:
             Predictions(
                 np.concatenate([p.predicted.churn_probability for p in parts]),
                 np.concatenate([p.predicted.clv_expected for p in parts]),
-                pd.concat([p.predicted.x_churn for p in parts], ignore_index=True),
             ),
             None
             if any(p.reasons is None for p in parts)
@@ -275,7 +273,7 @@ def predict_and_explain(
     run it on its own (`cvp/execution/dask_engine.py`); the steps after it see everyone."""
     features = add_btyd_features(profiled, models.horizon_days, btyd)
     predicted = predict(models, features)
-    reasons = reason_columns(models.churn, predicted.x_churn)
+    reasons = reason_columns(models.churn, frame_for(models.churn, features))
     return ModelOutputs(features, predicted, reasons)
 
 
@@ -303,14 +301,18 @@ def model_matrix(booster: lgb.Booster | Predictor, features: pd.DataFrame) -> pd
 
 
 def predict(models: ChampionModels, features: pd.DataFrame) -> Predictions:
-    """Calibrated churn probability and horizon CLV (never negative) per customer."""
+    """Calibrated churn probability and horizon CLV (never negative) per customer.
+
+    The model matrix lives only here: the reasons read the churn model's columns of `features`
+    (the same float64 values), so scoring does not hold a second copy of them (0.5 GB at 1 M)
+    through its later steps."""
     x_churn = model_matrix(models.churn, features)
     churn_p = models.calibrator.apply(np.asarray(models.churn.predict(x_churn)))
     # both models usually read the same columns: one matrix then (1 s and 0.5 GB at 1 M)
     same = booster_features(models.clv) == list(x_churn.columns)
     x_clv = x_churn if same else model_matrix(models.clv, features)
     clv = np.maximum(np.asarray(models.clv.predict(x_clv)), 0)
-    return Predictions(churn_p, clv, x_churn)
+    return Predictions(churn_p, clv)
 
 
 # lifecycle stages past retention (quiet for `lapsed_after_days` or longer): win-back, not keep
