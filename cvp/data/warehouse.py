@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
@@ -24,13 +25,21 @@ def _ensure_parent_dir(url: str) -> None:
 
 _ENGINES: dict[str, Engine] = {}
 
+# DuckDB's allocator keeps what a finished query freed for the next one: after reading a million
+# customers' snapshot it held about 0.6 GB that no query used, which the pandas and numpy work
+# after it could not reuse (measured at 1 M: 2.02 GB resident after the read, 1.47 GB with this).
+# Its background thread returns that memory to the system; queries are not slowed by it.
+DUCKDB_CONFIG = {"allocator_background_threads": True}
+
 
 def get_engine(url: str) -> Engine:
     """One pooled engine per URL, reused by every command in the process."""
     if url not in _ENGINES:
         _ensure_parent_dir(url)
         _hold_file(url)
-        _ENGINES[url] = sa.create_engine(url)
+        duckdb = make_url(url).get_backend_name() == "duckdb"
+        connect_args = {"config": dict(DUCKDB_CONFIG)} if duckdb else {}
+        _ENGINES[url] = sa.create_engine(url, connect_args=connect_args)
     return _ENGINES[url]
 
 
@@ -75,7 +84,7 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
     if dialect == "duckdb":
         raw = _driver_connection(conn)
         view = f"_cvp_frame_{table.name}"
-        raw.register(view, frame)
+        raw.register(view, _arrow_or_frame(frame))
         try:
             cols = ", ".join(f'"{c}"' for c in columns)
             raw.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM "{view}"')
@@ -104,6 +113,17 @@ def write_frame(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
             table.insert(), frame.astype(object).where(frame.notna(), None).to_dict("records")
         )
     return len(frame)
+
+
+def _arrow_or_frame(frame: pd.DataFrame) -> pa.Table | pd.DataFrame:
+    """What DuckDB scans best: the frame as an Arrow table (Arrow-backed strings pass without a
+    copy; writing a million customers' scores took 2.0 s and 0.27 GB above the frame this way,
+    2.8 s and 0.43 GB through DuckDB's pandas scan). A column Arrow cannot type (mixed Python
+    objects) leaves the frame to DuckDB's own scan, which infers it."""
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return frame
 
 
 def read_frame(

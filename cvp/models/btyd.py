@@ -14,6 +14,26 @@ from scipy import optimize, special
 
 
 @dataclass(frozen=True)
+class _RepeatCounts:
+    """Customers' repeat purchase counts `x` with their distinct values and each customer's
+    index into them. Both likelihoods' gamma functions depend on a customer only through `x`, a
+    small integer (about a hundred distinct values in 50,000 customers), so a fit evaluates them
+    once per distinct value instead of once per customer at each of its hundreds of steps: that
+    was most of scoring's BTYD fit (18 s of 73 s at 100k customers under cProfile)."""
+
+    x: np.ndarray
+    values: np.ndarray
+    index: np.ndarray
+    repeated: np.ndarray  # x > 0
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> _RepeatCounts:
+        x = np.asarray(x, dtype=float)
+        values, index = np.unique(x, return_inverse=True)
+        return cls(x, values, index, x > 0)
+
+
+@dataclass(frozen=True)
 class BGNBD:
     r: float
     alpha: float
@@ -24,31 +44,45 @@ class BGNBD:
     def log_likelihood(
         params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
     ) -> np.ndarray:
+        """Each customer's log-likelihood at `params` (r, alpha, a, b)."""
+        return BGNBD._log_likelihood(params, _RepeatCounts.of(x), t_x, T)
+
+    @staticmethod
+    def _log_likelihood(
+        params: np.ndarray, counts: _RepeatCounts, t_x: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
         r, alpha, a, b = params
-        a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        a2 = (
-            special.gammaln(a + b)
-            + special.gammaln(b + x)
+        xs, x = counts.values, counts.x
+        # the gamma functions depend on the customer only through x: once per distinct x
+        per_x = (
+            special.gammaln(r + xs)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.gammaln(a + b)
+            + special.gammaln(b + xs)
             - special.gammaln(b)
-            - special.gammaln(a + b + x)
+            - special.gammaln(a + b + xs)
         )
-        a3 = -(r + x) * np.log(alpha + T)
+        log_b_x = np.log(np.maximum(b + xs - 1, 1e-12))
+        rx = r + x
+        a3 = -rx * np.log(alpha + T)
         with np.errstate(divide="ignore", invalid="ignore"):
             a4 = np.where(
-                x > 0,
-                np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x),
+                counts.repeated,
+                np.log(a) - log_b_x[counts.index] - rx * np.log(alpha + t_x),
                 -np.inf,
             )
-        return a1 + a2 + np.logaddexp(a3, a4)
+        return per_x[counts.index] + np.logaddexp(a3, a4)
 
     @classmethod
     def fit(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, penalizer: float = 0.0) -> BGNBD:
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+        counts = _RepeatCounts.of(x)
 
         def objective(log_params: np.ndarray) -> float:
             params = np.exp(log_params)
             penalty = penalizer * np.sum(params**2)
-            return -cls.log_likelihood(params, x, t_x, T).mean() + penalty
+            return -cls._log_likelihood(params, counts, t_x, T).mean() + penalty
 
         result = optimize.minimize(
             objective,
@@ -105,17 +139,23 @@ class GammaGamma:
     def fit(cls, x: np.ndarray, mean_spend: np.ndarray) -> GammaGamma:
         keep = (np.asarray(x) > 0) & (np.asarray(mean_spend) > 0)
         x, m = np.asarray(x, float)[keep], np.asarray(mean_spend, float)[keep]
+        counts = _RepeatCounts.of(x)
+        xs = counts.values
+        # what does not depend on the parameters, computed once
+        log_m, x_log_xm = np.log(m), x * np.log(x * m)
+        x_m = x * m
 
         def objective(log_params: np.ndarray) -> float:
             p, q, v = np.exp(log_params)
+            # (p x - 1) log m + p x log x = p x log(x m) - log m
+            per_x = special.gammaln(p * xs + q) - special.gammaln(p * xs)
             ll = (
-                special.gammaln(p * x + q)
-                - special.gammaln(p * x)
+                per_x[counts.index]
                 - special.gammaln(q)
                 + q * np.log(v)
-                + (p * x - 1) * np.log(m)
-                + p * x * np.log(x)
-                - (p * x + q) * np.log(x * m + v)
+                + p * x_log_xm
+                - log_m
+                - (p * x + q) * np.log(x_m + v)
             )
             return -ll.mean()
 
