@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from cvp.config import Settings
 from cvp.data.rules import CAMPAIGN_TABLES, DERIVED_TABLES, import_rules
@@ -116,6 +117,27 @@ def test_single_table_and_freshness_warning(settings):
     page = _sections(derived.summary_page.read_text())
     assert set(page) == set(everything.results["table_name"]) | {"customer_scores"}
     assert "failed" in page["customer_scores"] and "as of 2026-06-30" in page["transactions"]
+
+
+def test_a_repeated_event_id_is_refused_or_caught_by_its_unique_expectation(settings):
+    """On PostgreSQL the event tables' primary keys refuse a repeated id. On DuckDB they carry no
+    index (migration 0014: an ART index cost more than the rest of a load); a row written past
+    the loader and the importer with a repeated id is then the validation suite's to catch, as
+    a critical failure that stops the pipeline."""
+    run_generate(settings, GeneratorConfig(customers=300, seed=3))
+    engine = get_engine(settings.warehouse_url)
+    copy = sa.text("INSERT INTO transactions SELECT * FROM transactions LIMIT 1")
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(copy)
+        return
+    with engine.begin() as conn:
+        assert conn.execute(copy).rowcount == 1
+    report = run_validate(settings, DATA_END, tables=["transactions"])
+    failed = report.failures.set_index("expectation")
+    assert failed.loc["transaction_id_unique", "unexpected_count"] == 2, failed
+    assert "transaction_id_unique" in set(report.critical_failures["expectation"])
+    assert not report.passed
 
 
 def _sections(page: str) -> dict[str, str]:
