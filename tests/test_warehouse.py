@@ -134,3 +134,25 @@ def test_runs_are_audited_and_tracked_in_mlflow(settings):
     assert run.data.metrics["rows_customers"] == CONFIG.customers
     assert run.data.tags["cvp.data_fingerprint"] == result.fingerprint
     assert run.data.params["seed"] == "7"
+
+
+def test_write_frame_takes_arrow_and_falls_back_to_duckdbs_scan_for_mixed_objects(tmp_path):
+    """DuckDB gets frames as Arrow tables; a column Arrow cannot type (ints and texts mixed, as a
+    raw file's value column may be) goes through DuckDB's own pandas scan, rows unchanged."""
+    from cvp.data.warehouse import _arrow_or_frame, write_frame
+
+    table = sa.Table(
+        "mixed", sa.MetaData(), sa.Column("id", sa.String(8)), sa.Column("value", sa.String(16))
+    )
+    typed = pd.DataFrame({"id": ["007", "010"], "value": ["a", None]})
+    mixed = pd.DataFrame({"id": ["011", "012"], "value": pd.Series([1, "b"], dtype=object)})
+    assert not isinstance(_arrow_or_frame(typed), pd.DataFrame)
+    assert isinstance(_arrow_or_frame(mixed), pd.DataFrame)
+    engine = get_engine(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    with engine.begin() as conn:
+        table.create(conn)
+        assert write_frame(conn, table, typed) + write_frame(conn, table, mixed) == 4
+    with engine.connect() as conn:
+        rows = read_frame(conn, 'SELECT * FROM "mixed" ORDER BY id')
+    assert rows["id"].tolist() == ["007", "010", "011", "012"]
+    assert rows["value"].tolist()[2:] == ["1", "b"] and pd.isna(rows["value"].iloc[1])
