@@ -55,7 +55,7 @@ def downgrade() -> None:
 
 
 def _rebuild(bind: sa.engine.Connection, table: str, key: str | None) -> None:
-    """The table again with the same columns, types, defaults, NOT NULLs and comments and the same rows,
+    """The table again with the same columns, types, defaults, NOT NULLs, comments and rows,
     with `key` as its primary key or none (DuckDB cannot drop a key in place)."""
     columns = bind.execute(
         sa.text(
