@@ -18,7 +18,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -144,12 +144,18 @@ def cvp_env(
     workdir: Path,
     *,
     isolate: tuple[str, ...] = ("CVP_",),
+    base: Mapping[str, str] | None = None,
     **extra: str,
 ) -> dict[str, str]:
     """The environment of a `cvp` process that uses `settings`' warehouse and stores and nothing
     of the developer's: no inherited variable starting with one of `isolate`, a config file that
-    does not exist (so no `cvp.toml` is read), then `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(isolate)}
+    does not exist (so no `cvp.toml` is read), then `extra`.
+
+    `base` is the environment to start from (default: this process's). A worker thread must pass
+    a copy taken on the main thread: pytest sets and deletes `PYTEST_CURRENT_TEST` there, and
+    reading `os.environ` while it does raises KeyError."""
+    inherited = os.environ if base is None else base
+    env = {k: v for k, v in inherited.items() if not k.startswith(isolate)}
     env.update(
         CVP_CONFIG_FILE=str(workdir / "absent.toml"),
         CVP_WAREHOUSE_URL=settings.warehouse_url,

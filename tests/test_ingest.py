@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from cvp.config import Settings
 from cvp.data.ingest import IngestError, ReadOptions, ingest_file
 from cvp.data.migrate import upgrade_warehouse
 from cvp.data.pseudonym import Pseudonymiser
@@ -258,31 +259,40 @@ class CorpusRunner:
         workers = int(os.environ.get("CVP_CORPUS_WORKERS", min(4, (os.cpu_count() or 2) + 1)))
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
         self.futures = {
-            (backend, case["id"]): self.pool.submit(self._run, backend, case)
-            for backend, case in cases
+            (backend, case["id"]): self._submit(backend, case) for backend, case in cases
         }
 
     def result(self, backend: str, case: dict) -> CorpusRun:
         key = (backend, case["id"])
         if key not in self.futures:
-            self.futures[key] = self.pool.submit(self._run, backend, case)
+            self.futures[key] = self._submit(backend, case)
         return self.futures[key].result()
 
-    def _run(self, backend: str, case: dict) -> CorpusRun:
+    def _submit(self, backend: str, case: dict) -> concurrent.futures.Future[CorpusRun]:
+        """Read the environment here, on the main thread, and hand the worker a copy: pytest
+        sets and deletes `PYTEST_CURRENT_TEST` on this thread, and iterating `os.environ` from
+        another one meanwhile (a dict comprehension, or pydantic-settings building `Settings`)
+        raises KeyError."""
         workdir = self.root / f"{backend}-{case['id']}"
-        shutil.copytree(self.template, workdir)
         env = _cli_env(workdir)
+        settings = make_settings(workdir, env["CVP_WAREHOUSE_URL"])
+        return self.pool.submit(self._run, backend, case, workdir, env, settings)
+
+    def _run(
+        self, backend: str, case: dict, workdir: Path, env: dict[str, str], settings: Settings
+    ) -> CorpusRun:
+        shutil.copytree(self.template, workdir)
         schema_name = None
         if backend == "postgres":
             schema_name = f"cvp_corpus_{uuid.uuid4().hex[:10]}"
             env["CVP_WAREHOUSE_URL"] = _make_postgres_schema(schema_name)
+            settings = settings.model_copy(update={"warehouse_url": env["CVP_WAREHOUSE_URL"]})
         url = env["CVP_WAREHOUSE_URL"]
         engine = sa.create_engine(url)
         try:
             if backend == "postgres":
                 with _ALEMBIC_LOCK:  # Alembic's context is process-global: one at a time
                     upgrade_warehouse(engine)
-            settings = make_settings(workdir, url)
             for step in case.get("before", []):
                 options = ReadOptions(_cli_mapping(step.get("args", [])))
                 with engine.begin() as conn:
