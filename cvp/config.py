@@ -77,6 +77,13 @@ class TrainingSettings(BaseModel):
     churn_max_leaves: int = Field(
         255, ge=4, le=1024, description="most leaves per churn tree Optuna may try"
     )
+    tuning_rows: int = Field(
+        300_000,
+        ge=1_000,
+        description="Optuna's trials fit on at most this many training rows (whole customers);"
+        " above it, the tuned model is fitted on every row, early-stopped on the full validation"
+        " window",
+    )
 
 
 class PromotionSettings(BaseModel):

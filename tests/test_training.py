@@ -21,6 +21,10 @@ from tests.conftest import TRAINED_AS_OF, make_settings
 pytestmark = pytest.mark.slow  # every test here trains models
 
 AS_OF = TRAINED_AS_OF
+# tuning on a third of the customers against tuning on all (3,000 customers, seed 4, 3 trials):
+# see `test_tuning_on_a_customer_sample_keeps_the_churn_backtest`
+SAMPLED_AUC_SLACK = 0.005
+SAMPLED_GINI_SLACK = 0.02
 # features that carry each planted driver's signal
 DRIVER_FEATURES = {
     "declining_frequency": {
@@ -196,3 +200,37 @@ def test_training_on_failing_data_stops_before_any_model_and_override_is_recorde
     assert json.loads(audit.loc[0, "model_versions"]) == {}
     assert json.loads(audit.loc[1, "notes"])["validation_override"] is True
     assert json.loads(audit.loc[1, "model_versions"]) == {"cvp-churn": "1"}
+
+
+def test_tuning_on_a_customer_sample_keeps_the_churn_backtest(tmp_path):
+    """Above `tuning_rows` the trials fit on whole customers drawn from the training rows, and the
+    chosen parameters are fitted on every row, early-stopped on the full validation window. On
+    the same data and seed, the backtest stays within SAMPLED_AUC_SLACK of tuning on every row,
+    and MLflow records how many rows the trials saw."""
+    settings = _settings(tmp_path)
+    from cvp.data.migrate import upgrade_warehouse
+
+    upgrade_warehouse(get_engine(settings.warehouse_url))
+    run_generate(settings, GeneratorConfig(customers=3_000, seed=4))
+    every_row = run_train(settings, TrainingConfig(as_of=AS_OF, trials=3))
+    rows = every_row.rows["train"]
+    cap = rows // 3
+    sampled = run_train(settings, TrainingConfig(as_of=AS_OF, trials=3, tuning_rows=cap))
+    full_auc = every_row.outcomes["churn"].metrics["roc_auc"]
+    sampled_auc = sampled.outcomes["churn"].metrics["roc_auc"]
+    assert sampled_auc > full_auc - SAMPLED_AUC_SLACK, (sampled_auc, full_auc)
+    assert sampled.outcomes["clv"].metrics["normalized_gini"] > (
+        every_row.outcomes["clv"].metrics["normalized_gini"] - SAMPLED_GINI_SLACK
+    )
+    client = tracking_client(settings)
+    for outcome, expected in (
+        (every_row.outcomes["churn"], rows),
+        (sampled.outcomes["churn"], None),
+    ):
+        logged = int(client.get_run(outcome.run_id).data.params["trial_rows"])
+        if expected is None:
+            assert cap - 20 < logged <= cap
+        else:
+            assert logged == expected
+    # the refit inherits the round count the full-data fit stopped at
+    assert 1 <= sampled.outcomes["churn"].params["num_boost_round"] < 2_000

@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from cvp.config import Settings
 from cvp.execution.dask_engine import dask_client, require_distributable, scheduler_for
 from cvp.execution.tuning import optimize_shared
-from cvp.models.engine import LOCAL, Direction, ModelEngine, Objective
+from cvp.models.engine import LOCAL, Direction, ModelEngine, Objective, early_stopped_fit
 from cvp.progress import advance
 
 OPTUNA_SCHEMA = "cvp_optuna"
@@ -119,6 +119,19 @@ class DaskEngine:
         model = kind(client=self.client, n_estimators=rounds, **params)
         model.fit(data, label)
         return model.booster_
+
+    def fit_early_stopped(
+        self,
+        params: dict,
+        train: tuple[pd.DataFrame, np.ndarray],
+        valid: tuple[pd.DataFrame, np.ndarray],
+        max_rounds: int,
+    ) -> lgb.Booster:
+        """On one worker, as each trial: `lightgbm.dask` cannot stop early (its workers would
+        have to agree to stop on the same round), and the fixed-round refit after it is the
+        data-parallel one."""
+        future = self.client.submit(early_stopped_fit, params, train, valid, max_rounds, pure=False)
+        return future.result()
 
 
 @contextmanager

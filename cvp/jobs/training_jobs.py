@@ -47,8 +47,8 @@ def _check_plan(settings: Settings, plan: TrainingPlan) -> Cutoffs:
     unknown = sorted(set(plan.targets) - set(MODEL_NAMES))
     if unknown or not plan.targets:
         raise BadInput(f"targets {unknown or '(none)'}: choose from {sorted(MODEL_NAMES)}")
-    if plan.trials < 1 or plan.horizon_days < 1 or plan.train_cutoffs < 1:
-        raise BadInput("trials, horizon_days and train_cutoffs must be at least 1")
+    if min(plan.trials, plan.horizon_days, plan.train_cutoffs, plan.tuning_rows) < 1:
+        raise BadInput("trials, horizon_days, train_cutoffs and tuning_rows must be at least 1")
     with get_engine(settings.warehouse_url).connect() as conn:
         return plan_windows(conn, plan)
 

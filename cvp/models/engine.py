@@ -22,6 +22,7 @@ from cvp.progress import advance
 Objective = Callable[[optuna.Trial], float]
 Direction = Literal["maximize", "minimize"]
 PRUNER_WARMUP_STEPS = 20
+EARLY_STOPPING_ROUNDS = 50  # rounds without a validation gain before a fit stops
 
 
 def sampler_and_pruner(seed: int) -> tuple[optuna.samplers.BaseSampler, optuna.pruners.BasePruner]:
@@ -51,6 +52,17 @@ class ModelEngine(Protocol):
         """A booster with `params` (holding `num_boost_round`) fitted on `x`, `y`."""
         ...
 
+    def fit_early_stopped(
+        self,
+        params: dict,
+        train: tuple[pd.DataFrame, np.ndarray],
+        valid: tuple[pd.DataFrame, np.ndarray],
+        max_rounds: int,
+    ) -> lgb.Booster:
+        """A booster with `params` fitted on `train`, stopped early on `valid`
+        (`early_stopped_fit`)."""
+        ...
+
 
 class LocalEngine:
     """The study in memory and the fits in this process."""
@@ -72,6 +84,43 @@ class LocalEngine:
 
     def fit(self, params: dict, x: pd.DataFrame, y: np.ndarray) -> lgb.Booster:
         return refit_on_closed_windows(params, x, y)
+
+    def fit_early_stopped(
+        self,
+        params: dict,
+        train: tuple[pd.DataFrame, np.ndarray],
+        valid: tuple[pd.DataFrame, np.ndarray],
+        max_rounds: int,
+    ) -> lgb.Booster:
+        return early_stopped_fit(params, train, valid, max_rounds)
+
+
+def early_stopped_fit(
+    params: dict,
+    train: tuple[pd.DataFrame, np.ndarray],
+    valid: tuple[pd.DataFrame, np.ndarray],
+    max_rounds: int,
+) -> lgb.Booster:
+    """`params` fitted on `train` for at most `max_rounds` rounds, stopped after
+    `EARLY_STOPPING_ROUNDS` without a gain on `valid`, and cut back to its best round.
+
+    Used when the trials tuned on a sample (`[training] tuning_rows`): the best round count of a
+    trial fitted on a sample is not the one for every row, so the full fit finds its own. The
+    rounds past the best are dropped, not merely skipped at predict time, so the saved model,
+    its TreeSHAP reasons and the refit's round count all see the same trees."""
+    (x_train, y_train), (x_valid, y_valid) = train, valid
+    d_train = lgb.Dataset(x_train, y_train, params={"feature_pre_filter": False})
+    d_valid = lgb.Dataset(x_valid, y_valid, reference=d_train)
+    booster = lgb.train(
+        params,
+        d_train,
+        num_boost_round=max_rounds,
+        valid_sets=[d_valid],
+        valid_names=["valid"],
+        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
 
 
 LOCAL = LocalEngine()

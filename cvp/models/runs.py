@@ -90,8 +90,13 @@ def baseline_plots(target: str, y_test: np.ndarray, baseline: np.ndarray) -> dic
     }
 
 
-def log_tuned_params(params: dict) -> None:
-    mlflow.log_params({k: v for k, v in params.items() if k not in ("verbosity",)})
+def log_tuned_params(params: dict, trial_rows: int | None = None) -> None:
+    """The fitted model's LightGBM parameters and, when given, how many training rows the
+    Optuna trials that chose them fitted on (`[training] tuning_rows`)."""
+    logged = {k: v for k, v in params.items() if k not in ("verbosity",)}
+    if trial_rows is not None:
+        logged["trial_rows"] = trial_rows
+    mlflow.log_params(logged)
 
 
 def log_importance(

@@ -49,6 +49,7 @@ from cvp.models.runs import (
     log_model,
     log_tuned_params,
 )
+from cvp.models.sampling import customer_sample
 from cvp.models.timing import timing_metrics
 from cvp.models.tuning import SearchSpace, TunedModel, tune
 from cvp.models.windows import Cutoffs, derive_cutoffs, explicit_cutoffs
@@ -75,6 +76,7 @@ class TrainingConfig:
     max_boost_rounds: int | None = None
     churn_max_depth: int | None = None
     churn_max_leaves: int | None = None
+    tuning_rows: int | None = None
     force_validation: bool = False
     min_history_days: int | None = None
     cutoffs: tuple[date, ...] | None = None  # explicit (training..., validation, test)
@@ -104,6 +106,7 @@ class TrainingConfig:
             max_boost_rounds=pick("max_boost_rounds"),
             churn_max_depth=pick("churn_max_depth"),
             churn_max_leaves=pick("churn_max_leaves"),
+            tuning_rows=pick("tuning_rows"),
             force_validation=self.force_validation,
             min_history_days=pick("min_history_days"),
             cutoffs=tuple(self.cutoffs or defaults.cutoffs) or None,
@@ -131,6 +134,7 @@ class TrainingPlan:
     max_boost_rounds: int
     churn_max_depth: int
     churn_max_leaves: int
+    tuning_rows: int
     force_validation: bool
     min_history_days: int
     cutoffs: tuple[date, ...] | None
@@ -247,7 +251,16 @@ def sanity_failures(splits: Splits, x: pd.DataFrame) -> list[str]:
 
 
 def _tune(target: str, plan: TrainingPlan, splits: Splits, context: TrainingContext, trials: int):
+    """Tune on every training row, or, above `tuning_rows`, on a whole-customer sample of the
+    training and validation rows; the returned booster is fitted on every training row either
+    way (`cvp.models.tuning.tune`)."""
     train, valid = xy(splits.train, target), xy(splits.valid, target)
+    trial_data = None
+    if len(splits.train) > plan.tuning_rows:
+        trial_data = (
+            xy(customer_sample(splits.train, plan.tuning_rows, plan.seed), target),
+            xy(customer_sample(splits.valid, plan.tuning_rows, plan.seed), target),
+        )
     return tune(
         target,
         train,
@@ -260,6 +273,7 @@ def _tune(target: str, plan: TrainingPlan, splits: Splits, context: TrainingCont
         plan.max_boost_rounds,
         SearchSpace(plan.churn_max_depth, plan.churn_max_leaves),
         engine=context.engine,
+        trial_data=trial_data,
     )
 
 
@@ -341,7 +355,7 @@ def train_clv(
     importance = shap_importance(tuned.booster, x_test)
     params = tuned.params if kind == "single" else hurdle.params()
     with context.child_run("clv-lightgbm", **{"cvp.kind": "model", "cvp.target": CLV}) as run:
-        log_tuned_params(params)
+        log_tuned_params(params, tuned.trial_rows)
         mlflow.log_params({"clv_model": kind, "refit_rows": len(splits.train) + len(splits.valid)})
         mlflow.log_metrics(model_metrics)
         _log_objective_comparison(tuned)
@@ -544,7 +558,7 @@ def _log_churn_run(
     baseline: np.ndarray,
 ) -> None:
     economics = {"playbook": load_playbook(Path(plan.playbook)).version}
-    log_tuned_params(fit.tuned.params)
+    log_tuned_params(fit.tuned.params, fit.tuned.trial_rows)
     mlflow.log_params(
         {
             "calibration": fit.final_calibrator.method,

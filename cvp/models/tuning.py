@@ -20,7 +20,7 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from optuna_integration import LightGBMPruningCallback
 
-from cvp.models.engine import LOCAL, ModelEngine
+from cvp.models.engine import EARLY_STOPPING_ROUNDS, LOCAL, ModelEngine
 from cvp.models.metrics import normalized_gini
 from cvp.progress import stage
 
@@ -44,12 +44,16 @@ class SearchSpace:
     churn_max_leaves: int = 255
 
 
+XY = tuple[pd.DataFrame, np.ndarray]  # features and label
+
+
 @dataclass
 class TunedModel:
     booster: lgb.Booster
     params: dict
     best_value: float
     study: optuna.Study
+    trial_rows: int = 0  # training rows each trial fitted on (fewer than the model's at scale)
 
 
 def _space(
@@ -115,7 +119,7 @@ def objective_for(
 ) -> Callable[[optuna.Trial], float]:
     """The study's objective: one early-stopped, pruned LightGBM fit per trial, logged as a
     nested MLflow run. Built from picklable arguments, so an engine can build it on a worker.
-    Every trial stops early (50 rounds without gain) and Optuna prunes one whose validation
+    Every trial stops early (`EARLY_STOPPING_ROUNDS` without gain) and Optuna prunes one whose validation
     curve falls below the median of earlier trials at the same round (LightGBM's pruning
     callback)."""
     (x_train, y_train), (x_valid, y_valid) = train, valid
@@ -136,7 +140,7 @@ def objective_for(
             valid_sets=[d_valid],
             valid_names=["valid"],
             callbacks=[
-                lgb.early_stopping(50, verbose=False),
+                lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False),
                 LightGBMPruningCallback(trial, metric, valid_name="valid"),
             ],
         )
@@ -179,15 +183,23 @@ def tune(
     max_boost_rounds: int = 2000,
     space: SearchSpace | None = None,
     engine: ModelEngine = LOCAL,
+    trial_data: tuple[XY, XY] | None = None,
 ) -> TunedModel:
     """`churn`: binary, maximise validation AUC. `clv`: count-like regression of revenue,
     minimise validation l2 (tweedie vs poisson is one of the tuned choices). The study and the
-    final fit run where `engine` says (`cvp.models.engine`)."""
+    final fit run where `engine` says (`cvp.models.engine`).
+
+    `trial_data` (training and validation samples) is what the trials fit on when `train` is too
+    large to fit twenty times (`[training] tuning_rows`). The best parameters are then fitted on
+    all of `train`, early-stopped on all of `valid`; that fit's best round is the round count the
+    refit inherits. Without it, the trials fit on `train` and the best trial's round count is
+    reused."""
+    trial_train, trial_valid = trial_data or (train, valid)
     make_objective = partial(
         objective_for,
         task,
-        train,
-        valid,
+        trial_train,
+        trial_valid,
         seed,
         client,
         experiment_id,
@@ -203,14 +215,19 @@ def tune(
         )
     best = study.best_trial
     assert best.value is not None  # the best trial is a completed one
-    positives = _positives(task, train[1])
+    positives = _positives(task, trial_train[1])  # the range the trials drew from
     params = {
         **_base(task, seed),
         **_space(optuna.trial.FixedTrial(best.params), task, positives, space),
     }
-    params["num_boost_round"] = max(1, int(best.user_attrs["best_iteration"]))
-    booster = engine.fit(params, *train)
-    return TunedModel(booster, params, float(best.value), study)
+    if trial_data is None:
+        params["num_boost_round"] = max(1, int(best.user_attrs["best_iteration"]))
+        booster = engine.fit(params, *train)
+    else:
+        with stage(f"Fitting the tuned {task} model on all {len(train[1]):,} training rows"):
+            booster = engine.fit_early_stopped(params, train, valid, max_boost_rounds)
+        params["num_boost_round"] = booster.num_trees() // booster.num_model_per_iteration()
+    return TunedModel(booster, params, float(best.value), study, len(trial_train[1]))
 
 
 def optuna_param(key: str, value: object) -> Param:
