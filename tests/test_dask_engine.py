@@ -35,6 +35,7 @@ from cvp.execution.dask_engine import (
 from cvp.execution.partitions import Partition, all_partitions, partition_index
 from cvp.execution.training import model_engine_for, tuning_storage_url
 from cvp.execution.tuning import WORKER_ATTR, _share, optimize_shared
+from cvp.experiments.tracking import tracking_client
 from cvp.features.build import build_features
 from cvp.features.store import feature_snapshot_staging, read_snapshot, snapshot_rows
 from cvp.jobs import feature_jobs
@@ -320,7 +321,9 @@ def test_train_on_two_dask_workers_shares_one_study_and_fits_data_parallel(
 ):
     """`cvp train` with engine = "dask": each model's trials come from both workers into one
     study in the PostgreSQL storage, the registered boosters were fitted data-parallel on both
-    workers, and their backtest quality is the local run's within a small margin."""
+    workers, and their backtest quality is the local run's within a small margin. The trials
+    tune on half the customers (`tuning_rows`), so the early-stopped fit on every row runs on a
+    worker too."""
     settings, local = trained_postgres
     tracking = make_settings(tmp_path, settings.warehouse_url)  # its own MLflow store
     with postgres_schema() as storage:
@@ -334,7 +337,10 @@ def test_train_on_two_dask_workers_shares_one_study_and_fits_data_parallel(
             cluster,
             tuning_storage=storage,
         )
-        result = run_train(distributed, TrainingConfig(as_of=AS_OF, trials=TRIALS))
+        half = local.rows["train"] // 2
+        result = run_train(
+            distributed, TrainingConfig(as_of=AS_OF, trials=TRIALS, tuning_rows=half)
+        )
         for target in (CHURN, CLV):
             study = optuna.load_study(
                 study_name=f"cvp-{target}-{result.parent_run_id}", storage=storage
@@ -343,6 +349,11 @@ def test_train_on_two_dask_workers_shares_one_study_and_fits_data_parallel(
             assert len(done) == TRIALS
             assert len({trial.user_attrs[WORKER_ATTR] for trial in done}) == 2
         dispose_engines()
+    client = tracking_client(distributed)
+    for target in (CHURN, CLV):
+        logged = client.get_run(result.outcomes[target].run_id).data.params
+        if target == CHURN or logged.get("clv_model") == "single":
+            assert half - 20 < int(logged["trial_rows"]) <= half
     version = result.outcomes[CHURN].decision.version
     mlflow.set_tracking_uri(distributed.mlflow_tracking_uri)
     churn = mlflow.pyfunc.load_model(f"models:/{MODEL_NAMES[CHURN]}/{version}")

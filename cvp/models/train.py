@@ -355,7 +355,7 @@ def train_clv(
     importance = shap_importance(tuned.booster, x_test)
     params = tuned.params if kind == "single" else hurdle.params()
     with context.child_run("clv-lightgbm", **{"cvp.kind": "model", "cvp.target": CLV}) as run:
-        log_tuned_params(params, tuned.trial_rows)
+        log_tuned_params(params, tuned.trial_rows if kind == "single" else None)
         mlflow.log_params({"clv_model": kind, "refit_rows": len(splits.train) + len(splits.valid)})
         mlflow.log_metrics(model_metrics)
         _log_objective_comparison(tuned)
