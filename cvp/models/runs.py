@@ -108,7 +108,7 @@ def log_importance(
         "plots/feature_importance.png",
     )
     mlflow.log_figure(
-        plots.importance_plot(importance, f"{label} mean |SHAP| (pred_contrib)"),
+        plots.importance_plot(importance, f"{label} mean |SHAP| (exact TreeSHAP)"),
         "plots/shap_summary.png",
     )
     mlflow.log_dict(importance.round(6).to_dict(), "shap_importance.json")

@@ -229,8 +229,18 @@ def predict(booster: Predictor | lgb.Booster, x: pd.DataFrame, **kwargs: Any) ->
     return np.asarray(booster.predict(x, **kwargs))
 
 
-def shap_importance(booster: lgb.Booster, x: pd.DataFrame) -> pd.Series:
-    """Mean |TreeSHAP| per feature, largest first."""
+IMPORTANCE_ROWS = 100_000
+"""Rows a model's mean |SHAP| is averaged over: past this, a seeded sample of the test window.
+A mean over 100k rows moves by a fraction of a percent from one sample to the next, while exact
+TreeSHAP of a deep model costs minutes per million rows (docs/benchmarks.md, "Training at
+scale")."""
+
+
+def shap_importance(booster: lgb.Booster, x: pd.DataFrame, seed: int) -> pd.Series:
+    """Mean |TreeSHAP| per feature, largest first, over `x` or a seeded sample of
+    `IMPORTANCE_ROWS` of its rows."""
+    if len(x) > IMPORTANCE_ROWS:
+        x = x.sample(IMPORTANCE_ROWS, random_state=seed)
     contributions = exact_contributions(booster, x)  # woodelf where it can, else pred_contrib
     # float64 sums: woodelf's contributions come as float32
     mean_abs = np.abs(contributions).mean(axis=0, dtype=np.float64)
@@ -352,7 +362,7 @@ def train_clv(
     log_baseline_run(
         context, CLV, baseline_metrics, y_test, baseline, _baseline_params(plan, splits)
     )
-    importance = shap_importance(tuned.booster, x_test)
+    importance = shap_importance(tuned.booster, x_test, plan.seed)
     params = tuned.params if kind == "single" else hurdle.params()
     with context.child_run("clv-lightgbm", **{"cvp.kind": "model", "cvp.target": CLV}) as run:
         log_tuned_params(params, tuned.trial_rows if kind == "single" else None)
@@ -509,7 +519,7 @@ def train_churn(
     log_baseline_run(
         context, CHURN, baseline_metrics, y_test, baseline, _baseline_params(plan, splits)
     )
-    importance = shap_importance(booster, x_test)
+    importance = shap_importance(booster, x_test, plan.seed)
     with context.child_run("churn-lightgbm", **{"cvp.kind": "model", "cvp.target": CHURN}) as run:
         _log_churn_run(fit, plan, model_metrics, y_test, baseline)
         log_importance(booster, importance, x_test, "Churn")
