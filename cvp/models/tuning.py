@@ -119,9 +119,9 @@ def objective_for(
 ) -> Callable[[optuna.Trial], float]:
     """The study's objective: one early-stopped, pruned LightGBM fit per trial, logged as a
     nested MLflow run. Built from picklable arguments, so an engine can build it on a worker.
-    Every trial stops early (`EARLY_STOPPING_ROUNDS` without gain) and Optuna prunes one whose validation
-    curve falls below the median of earlier trials at the same round (LightGBM's pruning
-    callback)."""
+    Every trial stops early (`EARLY_STOPPING_ROUNDS` without gain) and Optuna prunes one whose
+    validation curve falls below the median of earlier trials at the same round (LightGBM's
+    pruning callback)."""
     (x_train, y_train), (x_valid, y_valid) = train, valid
     base = _base(task, seed)
     metric = base["metric"]
