@@ -27,7 +27,14 @@ from sqlalchemy.engine import make_url
 from cvp.config import Settings
 from cvp.execution.dask_engine import dask_client, require_distributable, scheduler_for
 from cvp.execution.tuning import optimize_shared
-from cvp.models.engine import LOCAL, Direction, ModelEngine, Objective, early_stopped_fit
+from cvp.models.engine import (
+    LOCAL,
+    XY,
+    Direction,
+    ModelEngine,
+    Objective,
+    early_stopped_fit,
+)
 from cvp.progress import advance
 
 OPTUNA_SCHEMA = "cvp_optuna"
@@ -123,8 +130,8 @@ class DaskEngine:
     def fit_early_stopped(
         self,
         params: dict,
-        train: tuple[pd.DataFrame, np.ndarray],
-        valid: tuple[pd.DataFrame, np.ndarray],
+        train: XY,
+        valid: XY,
         max_rounds: int,
     ) -> lgb.Booster:
         """On one worker, as each trial: `lightgbm.dask` cannot stop early (its workers would

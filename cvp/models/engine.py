@@ -22,6 +22,7 @@ from cvp.progress import advance
 Objective = Callable[[optuna.Trial], float]
 Direction = Literal["maximize", "minimize"]
 PRUNER_WARMUP_STEPS = 20
+XY = tuple[pd.DataFrame, np.ndarray]  # features and label
 EARLY_STOPPING_ROUNDS = 50  # rounds without a validation gain before a fit stops
 
 
@@ -55,8 +56,8 @@ class ModelEngine(Protocol):
     def fit_early_stopped(
         self,
         params: dict,
-        train: tuple[pd.DataFrame, np.ndarray],
-        valid: tuple[pd.DataFrame, np.ndarray],
+        train: XY,
+        valid: XY,
         max_rounds: int,
     ) -> lgb.Booster:
         """A booster with `params` fitted on `train`, stopped early on `valid`
@@ -88,8 +89,8 @@ class LocalEngine:
     def fit_early_stopped(
         self,
         params: dict,
-        train: tuple[pd.DataFrame, np.ndarray],
-        valid: tuple[pd.DataFrame, np.ndarray],
+        train: XY,
+        valid: XY,
         max_rounds: int,
     ) -> lgb.Booster:
         return early_stopped_fit(params, train, valid, max_rounds)
@@ -97,8 +98,8 @@ class LocalEngine:
 
 def early_stopped_fit(
     params: dict,
-    train: tuple[pd.DataFrame, np.ndarray],
-    valid: tuple[pd.DataFrame, np.ndarray],
+    train: XY,
+    valid: XY,
     max_rounds: int,
 ) -> lgb.Booster:
     """`params` fitted on `train` for at most `max_rounds` rounds, stopped after

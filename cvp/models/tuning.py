@@ -15,12 +15,11 @@ from typing import Literal
 import lightgbm as lgb
 import numpy as np
 import optuna
-import pandas as pd
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 from optuna_integration import LightGBMPruningCallback
 
-from cvp.models.engine import EARLY_STOPPING_ROUNDS, LOCAL, ModelEngine
+from cvp.models.engine import EARLY_STOPPING_ROUNDS, LOCAL, XY, ModelEngine
 from cvp.models.metrics import normalized_gini
 from cvp.progress import stage
 
@@ -42,9 +41,6 @@ class SearchSpace:
 
     churn_max_depth: int = 10
     churn_max_leaves: int = 255
-
-
-XY = tuple[pd.DataFrame, np.ndarray]  # features and label
 
 
 @dataclass
@@ -108,8 +104,8 @@ def _positives(task: str, y_train: np.ndarray) -> float:
 
 def objective_for(
     task: str,
-    train: tuple[pd.DataFrame, np.ndarray],
-    valid: tuple[pd.DataFrame, np.ndarray],
+    train: XY,
+    valid: XY,
     seed: int,
     client: MlflowClient,
     experiment_id: str,
@@ -173,8 +169,8 @@ def objective_for(
 
 def tune(
     task: str,
-    train: tuple[pd.DataFrame, np.ndarray],
-    valid: tuple[pd.DataFrame, np.ndarray],
+    train: XY,
+    valid: XY,
     trials: int,
     seed: int,
     client: MlflowClient,
